@@ -1,0 +1,227 @@
+"""`validate`: predict every case of a validation-case file and compare.
+
+Reads any CSV in the schema of the validation README (header fixed, one
+measurement per row).  A row that cannot be parsed or predicted is reported
+with its reason (status ``skipped``), never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import statistics
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from suanli.app.calibration import Calibration, load_calibration
+from suanli.app.predict import Prediction, predict
+from suanli.errors import ConfigError, SuanliError
+from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
+from suanli.specs.model import load_model
+from suanli.specs.system import SystemCatalog, load_systems
+
+HEADER = ("case_id,source_group,source_url,hardware,gpus,model,weight_dtype,kv_dtype,engine,tp,pp,ep,"
+          "dp_attention,isl,osl,concurrency,request_rate,scenario,metric,value,notes").split(",")
+
+METRIC_ATTR = {
+    "output_tok_s": "output_tok_s_per_gpu",
+    "total_tok_s": "total_tok_s_per_gpu",
+    "input_tok_s": "input_tok_s_per_gpu",
+    "ttft_ms": "ttft_ms",
+    "tpot_ms": "tpot_ms",
+}
+
+
+def metric_family(metric: str) -> str:
+    return "throughput" if metric.endswith("_tok_s") else metric.split("_")[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseResult:
+    case_id: str
+    hardware: str
+    model: str
+    engine: str
+    scenario: str
+    metric: str
+    measured: float | None
+    predicted: float | None
+    ape: float | None
+    status: str            # "ok" | "skipped"
+    reason: str
+    line: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationReport:
+    cases: tuple[CaseResult, ...]
+    summary: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cases": [c.to_dict() for c in self.cases], "summary": self.summary}
+
+
+def _opt_int(row: dict[str, str], key: str) -> int | None:
+    text = (row.get(key) or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{key} must be an integer >= 1, got {text!r}")
+    return int(text)
+
+
+def _opt_float(row: dict[str, str], key: str) -> float | None:
+    text = (row.get(key) or "").strip()
+    if not text:
+        return None
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{key} must be a positive number, got {text!r}")
+    return value
+
+
+def _req_float(row: dict[str, str], key: str) -> float:
+    value = _opt_float(row, key)
+    if value is None:
+        raise ValueError(f"required field {key} is empty")
+    return value
+
+
+def per_die(acc: Accelerator, dies: int = 2) -> Accelerator:
+    """One die of a multi-die package (Ascend 910C: two dies of 64 GB); the
+    schema's phrase 'gpus counts NPU dies' asks for per-die resources."""
+    def half(v: float | None) -> float | None:
+        return None if v is None else v / dies
+    return replace(acc, memory_gb=half(acc.memory_gb), mem_bw_gbs=half(acc.mem_bw_gbs),
+                   bf16_tflops=half(acc.bf16_tflops), fp8_tflops=half(acc.fp8_tflops),
+                   int8_tops=half(acc.int8_tops), fp4_tflops=half(acc.fp4_tflops),
+                   fp32_tflops=half(acc.fp32_tflops), tf32_tflops=half(acc.tf32_tflops),
+                   scaleup_bw_gbs_bidir=half(acc.scaleup_bw_gbs_bidir))
+
+
+def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: SystemCatalog,
+                 calibration: Calibration) -> tuple[Prediction, float]:
+    """Predict one case row; returns the prediction and the predicted metric value."""
+    metric = row["metric"].strip()
+    if metric not in METRIC_ATTR:
+        raise ValueError(f"unknown metric {metric!r}")
+    scenario = row["scenario"].strip()
+    if scenario == "offline" and metric == "ttft_ms":
+        raise ValueError("offline TTFT depends on the burst size (requests queued), which the schema "
+                         "does not carry")
+    acc = catalog.get(row["hardware"].strip())
+    if "gpus counts NPU dies" in (row.get("notes") or ""):
+        acc = per_die(acc)
+    gpus = _opt_int(row, "gpus")
+    if gpus is None:
+        raise ValueError("required field gpus is empty")
+    tp, pp, ep, dp = (_opt_int(row, k) for k in ("tp", "pp", "ep", "dp_attention"))
+    pp = pp or 1
+    if tp is not None and gpus % (max(tp, ep or 1) * pp):
+        raise ValueError(f"gpus {gpus} is not a multiple of tp x pp = {max(tp, ep or 1) * pp}; the layout "
+                         f"(prefill/decode roles?) is not stated precisely enough")
+    pred = predict(
+        load_model(row["model"].strip()), acc, gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp or 1,
+        weight_dtype=row["weight_dtype"].strip(), kv_dtype=(row.get("kv_dtype") or "").strip() or None,
+        isl=_req_float(row, "isl"), osl=_req_float(row, "osl"), concurrency=_opt_float(row, "concurrency"),
+        request_rate=_opt_float(row, "request_rate"), scenario=scenario, engine=row["engine"].strip(),
+        catalog=catalog, systems=systems, calibration=calibration, strict_fit=False,
+    )
+    return pred, float(getattr(pred, METRIC_ATTR[metric]))
+
+
+def read_cases(source: str | os.PathLike[str] | io.TextIOBase) -> list[tuple[int, dict[str, str]]]:
+    """Rows with their 1-based file line numbers.  Raises ConfigError for a
+    file that is not in the schema at all (wrong header)."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read case file {path}: {exc}") from None
+        label = str(path)
+    else:
+        text, label = source.read(), "<stream>"
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ConfigError(f"{label}: empty case file") from None
+    header = [h.strip().lstrip("\ufeff") for h in header]
+    missing = [h for h in HEADER if h not in header]
+    if missing:
+        raise ConfigError(f"{label}: not a validation-case file; header lacks {', '.join(missing)}")
+    rows = []
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        row = dict(zip(header, values))
+        if len(values) != len(header):
+            row["__error__"] = f"has {len(values)} fields, header has {len(header)}"
+        rows.append((line, row))
+    return rows
+
+
+def _summarise(results: Iterable[CaseResult]) -> dict[str, Any]:
+    results = list(results)
+    ok = [r for r in results if r.status == "ok"]
+
+    def stats(items: list[CaseResult]) -> dict[str, Any]:
+        apes = [r.ape for r in items if r.ape is not None]
+        return {"count": len(items), "median_ape": statistics.median(apes) if apes else None,
+                "mean_ape": statistics.fmean(apes) if apes else None}
+
+    by: dict[str, dict[str, Any]] = {"hardware": {}, "metric": {}, "family": {}, "engine": {}, "scenario": {}}
+    for key, fn in (("hardware", lambda r: r.hardware), ("metric", lambda r: r.metric),
+                    ("family", lambda r: metric_family(r.metric)), ("engine", lambda r: r.engine),
+                    ("scenario", lambda r: r.scenario)):
+        groups: dict[str, list[CaseResult]] = {}
+        for r in ok:
+            groups.setdefault(fn(r), []).append(r)
+        by[key] = {k: stats(v) for k, v in sorted(groups.items())}
+    total = len(results)
+    return {"cases": total, "predicted": len(ok), "skipped": total - len(ok),
+            "predicted_share": len(ok) / total if total else 0.0, "overall": stats(ok), **{f"by_{k}": v for k, v in by.items()}}
+
+
+def validate(source: str | os.PathLike[str] | io.TextIOBase, *, catalog: HardwareCatalog | None = None,
+             systems: SystemCatalog | None = None, calibration: Calibration | None = None,
+             progress: Callable[[int, int], None] | None = None) -> ValidationReport:
+    catalog = catalog or load_hardware()
+    systems = systems or load_systems()
+    calibration = calibration or load_calibration()
+    rows = read_cases(source)
+    results: list[CaseResult] = []
+    seen: set[str] = set()
+    for i, (line, row) in enumerate(rows):
+        cid = (row.get("case_id") or "").strip() or f"line-{line}"
+        base = dict(case_id=cid, hardware=(row.get("hardware") or "").strip(), model=(row.get("model") or "").strip(),
+                    engine=(row.get("engine") or "").strip(), scenario=(row.get("scenario") or "").strip(),
+                    metric=(row.get("metric") or "").strip(), line=line)
+        measured: float | None = None
+        try:
+            if "__error__" in row:
+                raise ValueError(row["__error__"])
+            if cid in seen:
+                raise ValueError(f"duplicate case_id {cid!r}")
+            seen.add(cid)
+            measured = _req_float(row, "value")
+            _, predicted = predict_case(row, catalog=catalog, systems=systems, calibration=calibration)
+            if not math.isfinite(predicted) or predicted <= 0:
+                raise ValueError(f"model produced no usable value ({predicted})")
+            results.append(CaseResult(**base, measured=measured, predicted=predicted,
+                                      ape=abs(predicted - measured) / measured, status="ok", reason=""))
+        except (SuanliError, ValueError, KeyError) as exc:
+            reason = str(exc) if not isinstance(exc, KeyError) else f"missing column {exc}"
+            results.append(CaseResult(**base, measured=measured, predicted=None, ape=None, status="skipped",
+                                      reason=" ".join(reason.split())))
+        if progress:
+            progress(i + 1, len(rows))
+    return ValidationReport(cases=tuple(results), summary=_summarise(results))
