@@ -8,8 +8,8 @@ family with few cases stays near the prior instead of chasing noise):
 
 * per accelerator family: ``compute`` (fraction of dense tensor peak) and
   ``memory`` (fraction of memory bandwidth);
-* per engine: ``factor`` (multiplies both; TensorRT-LLM fixed at 1 as the
-  reference), ``layer_overhead_us`` (fixed cost per layer per step),
+* per engine: ``compute_factor`` and ``memory_factor`` (multiply the
+  family's efficiencies; TensorRT-LLM fixed at 1 as the reference), ``layer_overhead_us`` (fixed cost per layer per step),
   ``request_overhead_ms`` (front-end cost per request, in TTFT) and
   ``expert_overhead_us`` (fixed cost per routed-expert GEMM);
 * global: ``step_overhead_ms`` and ``comm`` (link efficiency).
@@ -51,11 +51,11 @@ from suanli.specs.system import load_systems  # noqa: E402
 # launch + small kernels without full CUDA-graph capture (vLLM decode
 # profiles); 10-50 ms front-end per request (vLLM bench TTFT at batch 1).
 PRIORS = {
-    "compute": (0.6, 0.5), "memory": (0.75, 0.4), "factor": (1.0, 0.5),
+    "compute": (0.6, 0.5), "memory": (0.75, 0.4), "compute_factor": (1.0, 0.5), "memory_factor": (1.0, 0.3),
     "layer_overhead_us": (20.0, 1.0), "request_overhead_ms": (20.0, 1.5), "expert_overhead_us": (2.0, 1.5),
     "step_overhead_ms": (1.0, 1.0), "comm": (0.7, 0.3),
 }
-ENGINE_KEYS = ("factor", "layer_overhead_us", "request_overhead_ms", "expert_overhead_us")
+ENGINE_KEYS = ("compute_factor", "memory_factor", "layer_overhead_us", "request_overhead_ms", "expert_overhead_us")
 REFERENCE_ENGINE = "trtllm"
 
 
@@ -76,7 +76,7 @@ class Problem:
             self.names += [("family", f, "compute"), ("family", f, "memory")]
         for e in self.engines:
             for k in ENGINE_KEYS:
-                if not (k == "factor" and e == REFERENCE_ENGINE):
+                if not (k.endswith("_factor") and e == REFERENCE_ENGINE):
                     self.names.append(("engine", e, k))
         self.names += [("global", "", "step_overhead_ms"), ("global", "", "comm")]
 
@@ -86,7 +86,7 @@ class Problem:
     def fit_dict(self, x: np.ndarray) -> dict:
         vals = np.exp(x)
         fams: dict = {}
-        engs: dict = {e: {"factor": 1.0} for e in self.engines}
+        engs: dict = {e: {"compute_factor": 1.0, "memory_factor": 1.0} for e in self.engines}
         glob: dict = {}
         for (kind, key, name), v in zip(self.names, vals):
             v = float(min(v, 0.95)) if name in ("compute", "memory", "comm") else float(v)

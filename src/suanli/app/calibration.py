@@ -64,7 +64,8 @@ class Calibration:
             fam = self.families.get(acc.family)
             eng = self.engines.get(engine) or self.engines.get("other") or {}
             base = fam if fam else self.defaults
-            factor = float(eng.get("factor", 1.0))
+            cf = float(eng.get("compute_factor", 1.0))
+            mf = float(eng.get("memory_factor", 1.0))
             band = self.bands.get("overall", (0.75, 1.33))
             if fam:
                 how = f"calibrated: family {acc.family} ({fam.get('n_cases', 0)} cases)"
@@ -73,11 +74,11 @@ class Calibration:
                 how = f"family-default: no calibration cases for family {acc.family!r}; cross-family fit used"
                 eff_mode = "family-default"
                 band = (band[0] / _UNCALIBRATED_WIDEN, band[1] * _UNCALIBRATED_WIDEN)
-            how += f", engine {engine} (x{factor:.2f}); fitted by {self.meta.get('script', '?')} " \
+            how += f", engine {engine} (compute x{cf:.2f}, memory x{mf:.2f}); fitted by {self.meta.get('script', '?')} " \
                    f"on {self.meta.get('cases_file', '?')}"
             eff = Efficiency(
-                compute=min(_MAX_EFF, float(base["compute"]) * factor),
-                memory=min(_MAX_EFF, float(base["memory"]) * factor),
+                compute=min(_MAX_EFF, float(base["compute"]) * cf),
+                memory=min(_MAX_EFF, float(base["memory"]) * mf),
                 comm=float(self.defaults.get("comm", 0.7)),
                 layer_overhead_s=float(eng.get("layer_overhead_us", self.defaults["layer_overhead_us"])) * 1e-6,
                 step_overhead_s=float(eng.get("step_overhead_ms", self.defaults["step_overhead_ms"])) * 1e-3,
