@@ -80,7 +80,10 @@ def _opt_float(row: dict[str, str], key: str) -> float | None:
     text = (row.get(key) or "").strip()
     if not text:
         return None
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{key} must be a number, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{key} must be a positive number, got {text!r}")
     return value

@@ -1,0 +1,67 @@
+"""How the CLI turns errors a user can cause into one line on stderr.
+
+Every :class:`suanli.errors.SuanliError` and every click usage error (bad flag
+value, missing option, unknown command) becomes exactly one line
+``error: <message>`` on stderr and exit code 2 -- never a traceback.  Anything
+else is a bug and is left to raise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from suanli.errors import SuanliError
+
+EXIT_BAD_INPUT = 2
+
+
+def _exception_classes(name: str) -> tuple[type[BaseException], ...]:
+    """``name`` from click and from the copy of click that newer typer releases vendor."""
+    found: list[type[BaseException]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            cls = getattr(__import__(module, fromlist=[name]), name)
+        except (ImportError, AttributeError):
+            continue
+        if cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+_USAGE_ERRORS = _exception_classes("UsageError")
+_NO_ARGS_IS_HELP = _exception_classes("NoArgsIsHelpError")
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``error: message`` on stderr; return the Exit(2) to raise."""
+    typer.echo(f"error: {one_line(message)}", err=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _usage_message(exc: Any) -> str:
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
+
+
+class SuanliGroup(TyperGroup):
+    """Typer group rendering user errors of any sub-command as one line."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _NO_ARGS_IS_HELP:
+            raise  # `suanli hardware` alone: show the help, as click does
+        except _USAGE_ERRORS as exc:
+            raise fail(_usage_message(exc)) from None
+        except SuanliError as exc:
+            raise fail(str(exc)) from None

@@ -1,0 +1,290 @@
+"""``suanli`` command line: predict, validate, and browse the hardware, model and system catalogs.
+
+The CLI only parses flags, calls :mod:`suanli.app` / :mod:`suanli.specs` and renders
+(:mod:`suanli.cli._render`).  Errors a user can cause are one line ``error: ...`` on
+stderr with exit code 2 (:mod:`suanli.cli._errors`).  Modelling modules are imported
+inside the commands so that ``suanli --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from suanli.cli._errors import SuanliGroup
+
+if TYPE_CHECKING:
+    from suanli.specs.accelerator import HardwareCatalog
+
+app = typer.Typer(
+    name="suanli", cls=SuanliGroup, no_args_is_help=True, add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="What an AI accelerator is really worth: calibrated LLM serving predictions and catalogs.",
+)
+hardware_app = typer.Typer(cls=SuanliGroup, no_args_is_help=True, help="Accelerator catalog.")
+models_app = typer.Typer(cls=SuanliGroup, no_args_is_help=True, help="Bundled model configs.")
+systems_app = typer.Typer(cls=SuanliGroup, no_args_is_help=True, help="Server / rack system catalog.")
+app.add_typer(hardware_app, name="hardware")
+app.add_typer(models_app, name="models")
+app.add_typer(systems_app, name="systems")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+HardwareFileOpt = Annotated[
+    Optional[list[Path]],
+    typer.Option("--hardware-file", metavar="PATH",
+                 help="User accelerator file (CSV/JSON) or directory, merged over the bundled catalog; "
+                      "repeatable.  Default: $SUANLI_HARDWARE_PATH."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            typer.echo(f"suanli {version('suanli')}")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            typer.echo("suanli (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """What an AI accelerator is really worth: calibrated LLM serving predictions and catalogs."""
+
+
+def _catalog(hardware_file: list[Path] | None) -> HardwareCatalog:
+    from suanli.specs.accelerator import load_hardware
+    return load_hardware(list(hardware_file)) if hardware_file else load_hardware()
+
+
+# --- predict --------------------------------------------------------------------------------
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Option("--model", "-m", metavar="MODEL",
+                                       help="Bundled model id (Qwen/Qwen3-32B, qwen3-32b) or a config.json path.")],
+    hardware: Annotated[str, typer.Option("--hardware", metavar="CHIP",
+                                          help="Accelerator id or alias (H20, nvidia_h200_sxm, 910B).")],
+    gpus: Annotated[Optional[int], typer.Option(help="Accelerators in total (default: one instance).")] = None,
+    tp: Annotated[Optional[int], typer.Option("--tp", "--tensor-parallel-size",
+                                              help="Tensor parallel size (default: smallest that fits).")] = None,
+    pp: Annotated[int, typer.Option("--pp", "--pipeline-parallel-size", help="Pipeline parallel size.")] = 1,
+    ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size",
+                                              help="Expert parallel size (MoE; default 1 = experts split by TP).")] = None,
+    dp_attention: Annotated[int, typer.Option("--dp-attention",
+                                              help="Data-parallel attention ranks per TP group (SGLang).")] = 1,
+    weight_dtype: Annotated[Optional[str], typer.Option(
+        "--weight-dtype", metavar="DTYPE",
+        help="bf16|fp8|int8|int4|fp4|mxfp4 (default: the checkpoint's own).")] = None,
+    kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", "--kv-cache-dtype", metavar="DTYPE",
+                                                    help="bf16|fp8 (default bf16).")] = None,
+    isl: Annotated[float, typer.Option(help="Input sequence length, tokens.")] = 1024,
+    osl: Annotated[float, typer.Option(help="Output sequence length, tokens.")] = 256,
+    concurrency: Annotated[Optional[float], typer.Option(
+        help="Concurrent requests over the whole deployment (exclusive with --request-rate).")] = None,
+    request_rate: Annotated[Optional[float], typer.Option(
+        "--request-rate", help="Poisson arrival rate, requests/s over the whole deployment.")] = None,
+    scenario: Annotated[Optional[str], typer.Option(
+        help="offline|server|fixed-concurrency|single-request|prefill-only|decode-only "
+             "(default: from --concurrency/--request-rate).")] = None,
+    engine: Annotated[str, typer.Option(help="vllm|sglang|trtllm|mindie|other.")] = "vllm",
+    system: Annotated[Optional[str], typer.Option(
+        metavar="ID", help="Server system id (scale-out network; default: one built from the chip).")] = None,
+    mode: Annotated[str, typer.Option(help="calibrated|roofline.")] = "calibrated",
+    hardware_file: HardwareFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Predict TTFT, TPOT and throughput of serving MODEL on CHIP."""
+    from suanli.errors import InvalidInput
+    if concurrency is not None and request_rate is not None:
+        raise InvalidInput("give either --concurrency or --request-rate, not both", field="concurrency")
+    from suanli.app.predict import predict as run_predict
+    from suanli.specs.system import load_systems
+
+    catalog = _catalog(hardware_file)
+    systems = load_systems(hardware=catalog) if hardware_file else None
+    pred = run_predict(
+        model, hardware, gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
+        weight_dtype=weight_dtype, kv_dtype=kv_dtype, isl=isl, osl=osl, concurrency=concurrency,
+        request_rate=request_rate, scenario=scenario, engine=engine, system=system, mode=mode,
+        catalog=catalog, systems=systems)
+    from suanli.cli import _render
+    if as_json:
+        _render.print_json(pred.to_dict())
+    else:
+        _render.prediction(_render.stdout_console(), pred)
+
+
+# --- validate -------------------------------------------------------------------------------
+
+@app.command()
+def validate(
+    cases: Annotated[Path, typer.Option("--cases", metavar="FILE",
+                                        help="Validation-case CSV (schema of shared/validation/README).")],
+    hardware_file: HardwareFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Predict every case of a validation file and compare with the measurements (APE)."""
+    from suanli.app.validate import validate as run_validate
+    from suanli.cli import _render
+
+    catalog = _catalog(hardware_file)
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=_render.stderr_console(), transient=True) as bar:
+            task = bar.add_task("cases", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = run_validate(cases, catalog=catalog, progress=progress)
+    else:
+        report = run_validate(cases, catalog=catalog)
+    if as_json:
+        _render.print_json(report.to_dict())
+    else:
+        _render.validation(_render.stdout_console(), report)
+
+
+# --- hardware -------------------------------------------------------------------------------
+
+@hardware_app.command("list")
+def hardware_list(
+    china_buyable: Annotated[bool, typer.Option("--china-buyable",
+                                                help="Only chips that can be bought in China today.")] = False,
+    hardware_file: HardwareFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List accelerators: memory, bandwidth, dense TFLOPS, link, status."""
+    from suanli.cli import _render
+
+    accs = [acc for acc in _catalog(hardware_file) if acc.china_buyable or not china_buyable]
+    if as_json:
+        _render.print_json([_render.accelerator_dict(acc) for acc in accs])
+    else:
+        _render.hardware_table(_render.stdout_console(), accs)
+
+
+@hardware_app.command("show")
+def hardware_show(
+    chip: Annotated[str, typer.Argument(metavar="ID", help="Accelerator id or alias.")],
+    hardware_file: HardwareFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every field of one accelerator, with sources, notes and assumed values."""
+    from suanli.cli import _render
+    from suanli.specs.system import load_systems
+
+    catalog = _catalog(hardware_file)
+    acc = catalog.get(chip)
+    systems = load_systems(hardware=catalog).for_gpu(acc.id)
+    if as_json:
+        _render.print_json({**_render.accelerator_dict(acc), "systems": [s.id for s in systems]})
+    else:
+        _render.hardware_detail(_render.stdout_console(), acc, systems)
+
+
+# --- models ---------------------------------------------------------------------------------
+
+def _model_details(name: str) -> dict[str, Any]:
+    from suanli.cli._render import model_info
+    from suanli.perf.memory import kv_bytes_per_sequence, weights_per_gpu
+    from suanli.specs.deployment import Deployment
+    from suanli.specs.dtypes import DType
+    from suanli.specs.model import load_model
+
+    spec = load_model(name)
+    one = Deployment(gpus=1, weight_dtype=DType.parse(spec.native_weight_dtype))
+    extra: dict[str, Any] = {
+        "vocab_size": spec.vocab_size, "intermediate_size": spec.intermediate_size,
+        "moe_intermediate_size": spec.moe_intermediate_size, "shared_experts": spec.num_shared_experts,
+        "dense_layers": spec.num_dense_layers if spec.is_moe else spec.num_layers,
+        "sliding_window": spec.sliding_window, "sliding_layers": spec.num_sliding_layers,
+        "max_position_embeddings": spec.max_position_embeddings,
+        "params_expert_total_b": round(spec.params_expert_total / 1e9, 3),
+        "kv_elements_per_token_per_layer": spec.kv_elements_per_token_per_layer,
+        "kv_elements_per_token": spec.kv_elements_per_token_per_layer * spec.num_layers,
+        # one sequence of one token on one accelerator: bytes a token adds to the KV cache
+        "kv_bytes_per_token_bf16": kv_bytes_per_sequence(spec, one, 1),
+        "kv_bytes_per_token_fp8": kv_bytes_per_sequence(
+            spec, Deployment(gpus=1, weight_dtype=one.weight_dtype, kv_dtype=DType.FP8), 1),
+        "weights_gb_native": round(weights_per_gpu(spec, one).total / 1e9, 3),
+    }
+    if spec.attention == "mla":
+        extra.update(kv_lora_rank=spec.kv_lora_rank, qk_rope_head_dim=spec.qk_rope_head_dim)
+    return model_info(spec, extra)
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOpt = False) -> None:
+    """List the bundled model configs with total and active parameters."""
+    from suanli.cli import _render
+    from suanli.specs.model import bundled_model_ids, load_model
+
+    rows = [load_model(mid).summary() for mid in bundled_model_ids()]
+    if as_json:
+        _render.print_json(rows)
+    else:
+        _render.models_table(_render.stdout_console(), rows)
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(metavar="ID|PATH", help="Bundled id or config.json path/directory.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Structure, parameter counts and KV-cache size of one model."""
+    from suanli.cli import _render
+
+    info = _model_details(name)
+    if as_json:
+        _render.print_json(info)
+    else:
+        _render.model_detail(_render.stdout_console(), info)
+
+
+# --- systems --------------------------------------------------------------------------------
+
+@systems_app.command("list")
+def systems_list(hardware_file: HardwareFileOpt = None, as_json: JsonOpt = False) -> None:
+    """List server systems: GPUs, accelerator, scale-out network, price."""
+    from suanli.cli import _render
+    from suanli.specs.system import load_systems
+
+    systems = list(load_systems(hardware=_catalog(hardware_file)))
+    if as_json:
+        _render.print_json([_render.system_dict(s) for s in systems])
+    else:
+        _render.systems_table(_render.stdout_console(), systems)
+
+
+@systems_app.command("show")
+def systems_show(
+    system_id: Annotated[str, typer.Argument(metavar="ID", help="System id.")],
+    hardware_file: HardwareFileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every field of one system, with the reason for any assumed value."""
+    from suanli.cli import _render
+    from suanli.specs.system import load_systems
+
+    system = load_systems(hardware=_catalog(hardware_file)).get(system_id)
+    if as_json:
+        _render.print_json(_render.system_dict(system))
+    else:
+        _render.system_detail(_render.stdout_console(), system)
+
+def main() -> None:
+    """Console-script entry point (``suanli``)."""
+    app(prog_name="suanli")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,432 @@
+"""Hand calculations of the performance formulas.
+
+Every expected value is written out as arithmetic on literal numbers taken from the model
+configs, the formulas cited in the comments and the synthetic hardware below -- never by
+calling the code under test.  Tolerances are floating-point only (rel 1e-9) unless a
+comment says otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from suanli.perf import comm
+from suanli.perf.efficiency import EngineLimits, Efficiency, roofline
+from suanli.perf.hardware import HwParams, compute_dtype_for
+from suanli.perf.memory import (
+    kv_bytes_per_sequence, kv_bytes_per_token_layer, plan_memory, weights_per_gpu,
+)
+from suanli.perf.step import StepLoad, step_breakdown, step_time
+from suanli.specs.accelerator import load_hardware
+from suanli.specs.deployment import Deployment, validate_deployment
+from suanli.specs.dtypes import DType
+from suanli.specs.model import ModelSpec, load_model, parse_config
+
+EXACT = 1e-9
+
+
+@pytest.fixture(autouse=True)
+def no_user_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SUANLI_HARDWARE_PATH", raising=False)
+    monkeypatch.delenv("SUANLI_SYSTEMS_PATH", raising=False)
+
+
+# --- synthetic fixtures -----------------------------------------------------------------
+
+def tiny_dense() -> ModelSpec:
+    """h=1024, 4 layers, 8 heads = 8 KV heads of 128, SwiGLU 4096, vocab 32000, untied.
+
+    attention per layer: q 1024*1024 + k,v 2*1024*1024 + o 1024*1024 = 4,194,304
+    MLP per layer:       3*1024*4096                                 = 12,582,912
+    LM head:             32000*1024                                  = 32,768,000
+    KV per token-layer (bf16): 2 * 8 * 128 * 2 bytes                 = 4,096 bytes
+    """
+    return parse_config({
+        "model_type": "llama", "hidden_size": 1024, "num_hidden_layers": 4,
+        "num_attention_heads": 8, "num_key_value_heads": 8, "head_dim": 128,
+        "intermediate_size": 4096, "vocab_size": 32000, "tie_word_embeddings": False,
+    }, model_id="test/tiny-dense", origin="test")
+
+
+def tiny_moe() -> ModelSpec:
+    """Mixtral-style: h=1024, 2 layers, 8 heads = 8 KV heads of 128, 8 experts (top 2) of
+    width 512, vocab 32000.  One expert: 3*1024*512 = 1,572,864 parameters."""
+    return parse_config({
+        "model_type": "mixtral", "hidden_size": 1024, "num_hidden_layers": 2,
+        "num_attention_heads": 8, "num_key_value_heads": 8, "head_dim": 128,
+        "intermediate_size": 512, "num_local_experts": 8, "num_experts_per_tok": 2,
+        "vocab_size": 32000, "tie_word_embeddings": False,
+    }, model_id="test/tiny-moe", origin="test")
+
+
+def synthetic_hw(**kw: float) -> HwParams:
+    """1 TB/s memory, 100 TFLOP/s for GEMMs and attention, 100 GB/s link (one direction),
+    10 GB/s scale-out, 8 per node."""
+    base = dict(name="synthetic", memory=100e9, mem_bw=1e12, peak_gemm=100e12, peak_attn=100e12,
+                link_bw=100e9, link_latency_s=10e-6, scaleout_bw=10e9, scaleout_latency_s=20e-6,
+                node_size=8, compute_dtype=DType.BF16)
+    base.update(kw)
+    return HwParams(**base)  # type: ignore[arg-type]
+
+
+def no_overheads(**kw: float) -> Efficiency:
+    base = dict(compute=0.5, memory=0.8, comm=1.0, layer_overhead_s=0.0, step_overhead_s=0.0,
+                request_overhead_s=0.0, expert_overhead_s=0.0)
+    base.update(kw)
+    return Efficiency(**base)  # type: ignore[arg-type]
+
+
+# --- weights per accelerator ------------------------------------------------------------
+
+def test_llama_3_1_8b_weights_bf16_tp1() -> None:
+    # Llama-3.1-8B: h=4096, L=32, 32 heads, 8 KV heads of 128, ffn 14336, vocab 128256.
+    # linear params per layer: attn 2*4096*4096 + 2*4096*1024 = 41,943,040
+    #                          MLP 3*4096*14336 = 176,160,768  -> 218,103,808; x32 = 6,979,321,856
+    # embedding + LM head: 2*128256*4096 = 1,050,673,152
+    # norms held as "other": 32 layers * 2 * 4096 * 2 bytes = 524,288 bytes
+    # bytes = 2 * (6,979,321,856 + 1,050,673,152) + 524,288 = 16,060,514,304
+    m = load_model("meta-llama/Llama-3.1-8B")
+    w = weights_per_gpu(m, Deployment(gpus=1))
+    assert w.total == pytest.approx(16_060_514_304, rel=EXACT)
+    assert w.routed_experts == 0 and w.shared_experts == 0
+
+
+def test_llama_3_1_70b_weights_bf16_tp1_is_two_bytes_per_parameter() -> None:
+    # linear params 68,451,041,280; embedding + LM head 2,101,346,304 (see test_models);
+    # bytes = 2 * (68,451,041,280 + 2,101,346,304) + 80*2*8192*2 (norms) = 141,107,396,608,
+    # i.e. 2 bytes x 70.55e9 params (the final norm, 16 KB, is the only thing left out).
+    m = load_model("meta-llama/Llama-3.1-70B")
+    w = weights_per_gpu(m, Deployment(gpus=1, weight_dtype=DType.BF16))
+    assert w.total == pytest.approx(141_107_396_608, rel=EXACT)
+    assert w.total == pytest.approx(2 * 70.55e9, rel=1e-3)
+
+
+def test_llama_3_1_70b_weights_fp8_tp4() -> None:
+    # FP8 checkpoints keep embedding and LM head in BF16 (as published FP8 Llama checkpoints do):
+    # (68,451,041,280 * 1 byte + 2,101,346,304 * 2 bytes) / 4 + norms 2,621,440 (replicated)
+    # = 72,653,733,888 / 4 + 2,621,440 = 18,166,054,912 bytes
+    # which is ~1/8 of the BF16 TP1 figure (141.1 GB / 8 = 17.64 GB) plus the 16-bit embeddings.
+    m = load_model("meta-llama/Llama-3.1-70B")
+    dep = Deployment(gpus=4, tp=4, weight_dtype=DType.FP8)
+    validate_deployment(dep, m)
+    w = weights_per_gpu(m, dep)
+    assert w.total == pytest.approx(18_166_054_912, rel=EXACT)
+    assert w.total == pytest.approx(141.107e9 / 8, rel=0.035)  # 3 % above 1/8: BF16 embeddings
+
+
+def test_gpt_oss_120b_mxfp4_experts_bf16_attention() -> None:
+    # gpt-oss-120b: MXFP4 only on the MoE experts (config modules_to_not_convert), 4.25 bits.
+    # expert: 3*2880*2880 + 2*2880 (gate/up bias) + 2880 (down bias) = 24,891,840
+    # routed: 36 layers * 128 experts * 24,891,840 * 4.25/8 bytes = 60,935,224,320
+    # attention: q 2880*64*64 = 11,796,480, k+v 2*2880*8*64 = 2,949,120, o 11,796,480,
+    #   q/k/v bias (64+16)*64 = 5,120, o bias 2,880, sinks 64 -> 26,550,144; x36 x2 bytes
+    #   = 1,911,610,368
+    # embedding + LM head: 2 * 201088*2880 * 2 bytes = 2,316,533,760
+    # other (norms + router): 36 * (2*2880 + 2880*128) * 2 bytes = 26,956,800
+    # total = 65,190,325,248 bytes (fits an 80 GB card, as OpenAI states)
+    m = load_model("openai/gpt-oss-120b")
+    w = weights_per_gpu(m, Deployment(gpus=1, weight_dtype=DType.MXFP4))
+    assert w.routed_experts == pytest.approx(60_935_224_320, rel=EXACT)
+    assert w.attention == pytest.approx(1_911_610_368, rel=EXACT)
+    assert w.embeddings == pytest.approx(2_316_533_760, rel=EXACT)
+    assert w.total == pytest.approx(65_190_325_248, rel=EXACT)
+
+
+# --- KV cache ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("tp", "expected"), [
+    (1, 2 * 8 * 128 * 2),   # 8 KV heads on one GPU: 4096 bytes
+    (4, 2 * 2 * 128 * 2),   # 2 heads per rank: 1024
+    (8, 2 * 1 * 128 * 2),   # 1 head per rank: 512
+    (16, 2 * 1 * 128 * 2),  # TP 16 > 8 KV heads: each rank keeps a replica of one head: 512
+])
+def test_gqa_kv_bytes_per_token_layer(tp: int, expected: float) -> None:
+    m = load_model("meta-llama/Llama-3.1-70B")
+    dep = Deployment(gpus=tp, tp=tp)
+    validate_deployment(dep, m)
+    assert kv_bytes_per_token_layer(m, dep) == expected
+
+
+@pytest.mark.parametrize("tp", [1, 8, 16])
+def test_mla_kv_is_not_split_by_tp(tp: int) -> None:
+    # DeepSeek-V3 latent 512 + RoPE key 64 = 576 elements; BF16: 1152 bytes, FP8: 576 bytes,
+    # held whole by every TP rank (vLLM/SGLang MLA backends).
+    m = load_model("deepseek-ai/DeepSeek-V3")
+    assert kv_bytes_per_token_layer(m, Deployment(gpus=tp, tp=tp)) == 576 * 2
+    assert kv_bytes_per_token_layer(m, Deployment(gpus=tp, tp=tp, kv_dtype=DType.FP8)) == 576 * 1
+
+
+def test_sliding_window_caps_kv_per_sequence() -> None:
+    # gpt-oss-120b: 36 layers, 18 full + 18 sliding (window 128); KV per token-layer
+    # 2 * 8 * 64 * 2 bytes = 2048.
+    m = load_model("openai/gpt-oss-120b")
+    dep = Deployment(gpus=1, weight_dtype=DType.MXFP4)
+    # context 100 < window: all 36 layers hold 100 tokens: 2048 * 36 * 100 = 7,372,800
+    assert kv_bytes_per_sequence(m, dep, 100) == pytest.approx(7_372_800, rel=EXACT)
+    # context 1000: 2048 * (18 * 1000 + 18 * 128) = 2048 * 20,304 = 41,582,592
+    assert kv_bytes_per_sequence(m, dep, 1000) == pytest.approx(41_582_592, rel=EXACT)
+    # context 100,000: 2048 * (18 * 100,000 + 18 * 128) = 2048 * 1,802,304 = 3,691,118,592
+    assert kv_bytes_per_sequence(m, dep, 100_000) == pytest.approx(3_691_118_592, rel=EXACT)
+
+
+def test_plan_memory_max_sequences_llama_3_1_8b() -> None:
+    # 80e9 bytes x 0.9 = 72e9 usable; weights 16,060,514,304 (above); workspace 2e9
+    # kv_free = 72e9 - 16,060,514,304 - 2e9 = 53,939,485,696
+    # per sequence of 4096 tokens: 4096 bytes/token-layer x 32 layers x 4096 = 536,870,912
+    # max sequences = 53,939,485,696 / 536,870,912 = 100.47...
+    m = load_model("meta-llama/Llama-3.1-8B")
+    plan = plan_memory(m, Deployment(gpus=1), memory=80e9, mem_fraction=0.9, workspace=2e9,
+                       context=4096)
+    assert plan.capacity == pytest.approx(72e9, rel=EXACT)
+    assert plan.kv_free == pytest.approx(53_939_485_696, rel=EXACT)
+    assert plan.kv_per_seq == pytest.approx(536_870_912, rel=EXACT)
+    assert plan.max_seqs_per_instance == pytest.approx(53_939_485_696 / 536_870_912, rel=EXACT)
+    assert 100 < plan.max_seqs_per_instance < 101
+    assert plan.fits and plan.shortfall == 0
+
+
+def test_plan_memory_reports_shortfall_when_weights_do_not_fit() -> None:
+    # Llama-3.1-70B BF16 on one 80e9-byte card: 72e9 usable < 141.1e9 weights.
+    # shortfall = weights + workspace + one sequence - capacity
+    #           = 141,107,396,608 + 2e9 + (4096 * 80 * 1024 = 335,544,320) - 72e9
+    #           = 71,442,940,928
+    m = load_model("meta-llama/Llama-3.1-70B")
+    plan = plan_memory(m, Deployment(gpus=1), memory=80e9, mem_fraction=0.9, workspace=2e9,
+                       context=1024)
+    assert not plan.fits
+    assert plan.max_seqs_per_instance == 0
+    assert plan.shortfall == pytest.approx(71_442_940_928, rel=EXACT)
+
+
+# --- collectives (alpha-beta) -----------------------------------------------------------
+
+COMM = dict(link_bw=450e9, scaleout_bw=50e9, node_size=8, latency=8e-6, scaleout_latency=25e-6,
+            eff=0.7)
+
+
+def test_allreduce_within_node() -> None:
+    # ring all-reduce: alpha + 2(n-1)/n * S / (B * eff)
+    # 8e-6 + 2*7/8 * 1e6 / (450e9 * 0.7) = 8e-6 + 1.75e6 / 315e9 = 8e-6 + 5.5556e-6
+    assert comm.allreduce_time(1e6, 8, **COMM) == pytest.approx(8e-6 + 1.75e6 / 315e9, rel=EXACT)
+
+
+def test_allreduce_spanning_nodes_uses_scaleout_bandwidth() -> None:
+    # 16 ranks on 8-GPU nodes: the ring crosses the NIC, slowest hop 50e9 * 0.7 = 35e9
+    # alpha = 8e-6 + 25e-6 = 33e-6; beta = 2*15/16 * 1e6 / 35e9 = 1.875e6 / 35e9 = 53.571e-6
+    expected = 33e-6 + 1.875e6 / 35e9
+    assert comm.allreduce_time(1e6, 16, **COMM) == pytest.approx(expected, rel=EXACT)
+    assert expected == pytest.approx(86.571e-6, rel=1e-4)
+
+
+def test_allreduce_of_one_rank_is_free_and_vectorised() -> None:
+    assert comm.allreduce_time(1e6, 1, **COMM) == 0
+    sizes = np.array([0.0, 1e6, 2e6])
+    got = comm.allreduce_time(sizes, 2, **COMM)
+    # n=2: 8e-6 + 2*1/2 * S / 315e9 = 8e-6 + S / 315e9
+    np.testing.assert_allclose(got, 8e-6 + sizes / 315e9, rtol=EXACT)
+
+
+def test_alltoall_within_node() -> None:
+    # (n-1)/n of the rank's bytes leave it: 8e-6 + 7/8 * 1e6 / 315e9
+    assert comm.alltoall_time(1e6, 8, **COMM) == pytest.approx(8e-6 + 0.875e6 / 315e9, rel=EXACT)
+
+
+def test_alltoall_spanning_nodes() -> None:
+    # n=16, node 8: away = 15/16 * 1e6 = 937,500 bytes; 8 of the 15 peers are remote.
+    # intra: 937,500 * 7/15 / 315e9 = 437,500 / 315e9 = 1.389e-6
+    # inter: 937,500 * 8/15 / 35e9  = 500,000 / 35e9  = 14.286e-6 (NIC-bound, runs in parallel)
+    # time = 8e-6 + 25e-6 + max(1.389e-6, 14.286e-6)
+    expected = 33e-6 + 500_000 / 35e9
+    assert comm.alltoall_time(1e6, 16, **COMM) == pytest.approx(expected, rel=EXACT)
+
+
+def test_p2p() -> None:
+    # 10e-6 + 1e6 / (50e9 * 0.5) = 10e-6 + 40e-6 = 50e-6
+    assert comm.p2p_time(1e6, bw=50e9, latency=10e-6, eff=0.5) == pytest.approx(50e-6, rel=EXACT)
+
+
+# --- one engine step --------------------------------------------------------------------
+
+def test_decode_step_batch_one_is_memory_bound() -> None:
+    # tiny_dense, TP1, BF16, one sequence, no context, efficiencies 0.5 compute / 0.8 memory.
+    # Every op is memory-bound (a GEMV does 1 FLOP per byte read; the machine balance at these
+    # efficiencies is 50e12 / 0.8e12 = 62.5 FLOP/byte).  Bytes moved:
+    #   attention weights 4 * 4,194,304 * 2         = 33,554,432
+    #   MLP weights       4 * 12,582,912 * 2        = 100,663,296
+    #   LM head           32,768,000 * 2            = 65,536,000
+    #   activations per layer: attn in/out 2*1024*2 = 4,096; MLP 3*1024*2 = 6,144;
+    #                          elementwise 12 passes * 1024 * 2 = 24,576 -> 4 * 34,816 = 139,264
+    #   total = 199,753,728 weights + 139,264 activations = 199,892,992 bytes
+    # time = 199,892,992 / (1e12 * 0.8) = 249.86624 us
+    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
+    t = step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=0))
+    assert float(t) == pytest.approx(199_892_992 / 0.8e12, rel=EXACT)
+    # ... i.e. weight bytes / (bandwidth x memory efficiency) to within 0.1 %
+    assert float(t) == pytest.approx(199_753_728 / (1e12 * 0.8), rel=1e-3)
+
+
+def test_decode_step_reads_the_kv_cache() -> None:
+    # Same step with 1000 tokens of context: + 4 layers * 1000 tokens * 4096 bytes
+    # = 16,384,000 bytes / 0.8e12 = 20.48 us of KV streaming (attention FLOPs
+    # 2*8*1000*2*128 = 4.1e6 per layer are negligible at 50e12 FLOP/s).
+    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
+    parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=1000))
+    assert float(parts["attn_core"]) == pytest.approx(16_384_000 / 0.8e12, rel=EXACT)
+    total = float(step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=1000)))
+    assert total == pytest.approx((199_892_992 + 16_384_000) / 0.8e12, rel=EXACT)
+
+
+def test_decode_step_large_batch_is_compute_bound() -> None:
+    # 4096 sequences, no context.  GEMMs: 2 FLOPs per parameter per token:
+    #   layers: 4 * 2 * 4096 * (4,194,304 + 12,582,912) = 549,755,813,888
+    #   LM head: 2 * 4096 * 1024 * 32000               = 268,435,456,000
+    #   total 818,191,269,888 FLOP / (100e12 * 0.5)     = 16.36382539776 ms
+    # (each is compute-bound: e.g. MLP per layer 103 GFLOP -> 2.06 ms vs its
+    #  25.2 MB weights + 25.2 MB activations -> 63 us)
+    # Elementwise passes stay memory-bound: 4 * 12 * 4096 * 1024 * 2 = 402,653,184 bytes
+    #   / 0.8e12 = 503.31648 us
+    # total = 16.36382539776e-3 + 503.31648e-6 = 16.86714187776 ms
+    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
+    t = step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=4096, ctx_dec=0))
+    assert float(t) == pytest.approx(818_191_269_888 / 50e12 + 402_653_184 / 0.8e12, rel=EXACT)
+
+
+def test_tp2_decode_has_two_allreduces_per_layer() -> None:
+    # Megatron TP: one all-reduce after attention, one after the MLP, of the hidden state.
+    # 1 token: 1024 * 2 bytes = 2048 bytes; n=2: 10e-6 + 2*(1/2) * 2048 / (100e9 * 1.0)
+    #   = 10e-6 + 20.48e-9 = 10.02048e-6; x 2 per layer x 4 layers = 80.16384e-6
+    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
+    dep = Deployment(gpus=2, tp=2)
+    validate_deployment(dep, m)
+    parts = step_breakdown(m, dep, hw, eff, StepLoad(n_dec=1, ctx_dec=0))
+    assert float(parts["tp_comm"]) == pytest.approx(8 * (10e-6 + 2048 / 100e9), rel=EXACT)
+
+
+def test_fixed_overheads_are_added_once_per_layer_and_step() -> None:
+    # layer_overhead 20 us * 4 layers + step_overhead 1 ms = 1.08 ms
+    m, hw = tiny_dense(), synthetic_hw()
+    eff = no_overheads(layer_overhead_s=20e-6, step_overhead_s=1e-3)
+    parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=0))
+    assert float(parts["overhead"]) == pytest.approx(4 * 20e-6 + 1e-3, rel=EXACT)
+
+
+@pytest.mark.parametrize(("tokens", "touched"), [
+    (1, 2 / 8),                      # one token reads exactly its k = 2 of E = 8 experts
+    (3, 1 - (1 - 2 / 8) ** 3),       # 1 - 0.75^3 = 0.578125
+    (64, 1 - 0.75 ** 64),            # ~1: every expert is read
+])
+def test_moe_touched_experts(tokens: int, touched: float) -> None:
+    # Expected share of the E experts hit by T tokens routing uniformly to k each:
+    # 1 - (1 - k/E)^T.  Memory-bound expert time per layer:
+    #   (touched * 8 experts * 1,572,864 params * 2 bytes + 2*T*k*1024*2 activation bytes)
+    #   / (1e12 * 0.8), for 2 MoE layers.  Expert FLOPs 2*T*2*1,572,864 stay far below the
+    #   62.5 FLOP/byte balance at these batch sizes.
+    m, hw, eff = tiny_moe(), synthetic_hw(), no_overheads()
+    parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=tokens, ctx_dec=0))
+    bytes_per_layer = touched * 8 * 1_572_864 * 2 + 2 * tokens * 2 * 1024 * 2
+    assert float(parts["moe_experts"]) == pytest.approx(2 * bytes_per_layer / 0.8e12, rel=EXACT)
+
+
+def test_moe_expert_overhead_counts_touched_experts() -> None:
+    # T=3: 0.578125 * 8 = 4.625 experts run per layer; 1 us each, 2 layers -> + 9.25 us
+    m, hw = tiny_moe(), synthetic_hw()
+    base = step_breakdown(m, Deployment(gpus=1), hw, no_overheads(), StepLoad(n_dec=3))
+    more = step_breakdown(m, Deployment(gpus=1), hw, no_overheads(expert_overhead_s=1e-6),
+                          StepLoad(n_dec=3))
+    assert float(more["moe_experts"] - base["moe_experts"]) == pytest.approx(2 * 4.625e-6, rel=EXACT)
+
+
+def test_expert_parallel_dispatch_and_combine_all_to_all() -> None:
+    # tiny_moe with EP 8 (tp 1: vLLM-style DP attention + EP over 8 GPUs).  64 tokens in the
+    # instance, 8 per rank; each sends its tokens' k = 2 copies of the hidden state:
+    #   64 / 8 * 2 * 1024 * 2 bytes = 32,768 bytes per rank
+    # all-to-all within the node: 10e-6 + 7/8 * 32,768 / 100e9 = 10e-6 + 286.72e-9
+    # dispatch + combine = 2 per MoE layer, 2 layers -> 4 * 10.28672e-6 = 41.14688 us
+    m, hw, eff = tiny_moe(), synthetic_hw(), no_overheads()
+    dep = Deployment(gpus=8, tp=1, ep=8)
+    validate_deployment(dep, m)
+    parts = step_breakdown(m, dep, hw, eff, StepLoad(n_dec=64, ctx_dec=0))
+    assert float(parts["ep_comm"]) == pytest.approx(4 * (10e-6 + 28_672 / 100e9), rel=EXACT)
+
+
+def test_prefill_attention_flops_are_quadratic() -> None:
+    # A causal prompt of N tokens: each attends on average to N/2 keys.  Per token and layer
+    # QK^T + PV = 2 * heads * ctx * 2 * head_dim FLOPs.
+    # N = 8192: 2*8*4096*2*128 * 8192 = 137,438,953,472 per layer; x4 layers
+    #   = 549,755,813,888 FLOP / 50e12 = 10.99511627776 ms
+    # (K/V traffic with 128-row query tiles: 8192 * (1 + 4096/128) * 4096 B = 1.1 GB per
+    #  layer -> 1.38 ms < 2.75 ms, so compute-bound)
+    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
+    n = 8192
+    parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_pf=n, ctx_pf=n / 2, n_pf_seqs=1))
+    assert float(parts["attn_core"]) == pytest.approx(549_755_813_888 / 50e12, rel=EXACT)
+    # doubling the prompt quadruples the attention time (still compute-bound at 16384:
+    # 16384 * 65 * 4096 B = 4.36 GB -> 5.45 ms per layer < 11.0 ms of FLOPs)
+    parts2 = step_breakdown(m, Deployment(gpus=1), hw, eff,
+                            StepLoad(n_pf=2 * n, ctx_pf=n, n_pf_seqs=1))
+    assert float(parts2["attn_core"]) == pytest.approx(4 * 549_755_813_888 / 50e12, rel=EXACT)
+
+
+def test_lm_head_flops_are_not_duplicated_by_attention_dp() -> None:
+    # tp=8 split into 8 attention-DP ranks (attn_tp = 1).  Whatever the engine does with the
+    # LM head (vocab-parallel over all 8 GPUs on gathered tokens, or each DP rank computing
+    # its own tokens' logits with a full copy), the logits of T tokens cost 2*T*h*V FLOPs in
+    # total, i.e. 2*T*h*V / 8 per GPU.  T = 8192 decoding tokens:
+    #   2 * 8192 * 1024 * 32000 / 8 = 67,108,864,000 FLOP per GPU / 50e12 = 1.34217728 ms
+    # Memory side (whole 16-bit head on each rank): 65,536,000 B / 0.8e12 = 81.9 us -> compute.
+    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
+    dep = Deployment(gpus=8, tp=8, dp_attention=8)
+    validate_deployment(dep, m)
+    assert dep.attn_tp == 1 and dep.attn_dp == 8
+    parts = step_breakdown(m, dep, hw, eff, StepLoad(n_dec=8192, ctx_dec=0))
+    assert float(parts["lm_head"]) == pytest.approx(67_108_864_000 / 50e12, rel=EXACT)
+
+
+# --- roofline mode and compute precision ------------------------------------------------
+
+def test_roofline_is_speed_of_light_and_labelled() -> None:
+    eff = roofline()
+    assert (eff.compute, eff.memory, eff.comm) == (1.0, 1.0, 1.0)
+    assert eff.layer_overhead_s == eff.step_overhead_s == eff.request_overhead_s == 0.0
+    assert eff.expert_overhead_s == 0.0
+    assert eff.mode == "roofline"
+    assert "roofline" in eff.provenance
+    assert eff.band == (1.0, 1.0)
+    limits = EngineLimits(max_seqs=7)
+    assert roofline(limits).limits.max_seqs == 7
+
+
+def test_roofline_step_is_bytes_over_peak_bandwidth() -> None:
+    # same batch-1 step as above at 100 %: 199,892,992 B / 1e12 B/s = 199.892992 us
+    t = step_time(tiny_dense(), Deployment(gpus=1), synthetic_hw(), roofline(),
+                  StepLoad(n_dec=1, ctx_dec=0))
+    assert float(t) == pytest.approx(199_892_992 / 1e12, rel=EXACT)
+
+
+def test_efficiency_must_be_a_fraction() -> None:
+    with pytest.raises(ValueError):
+        Efficiency(compute=1.2, memory=0.5)
+    with pytest.raises(ValueError):
+        Efficiency(compute=0.5, memory=0.0)
+
+
+@pytest.mark.parametrize(("chip", "weight", "compute", "warns"), [
+    ("A100", DType.FP8, DType.BF16, True),        # Ampere: no FP8 tensor cores -> W8A16 Marlin
+    ("910B", DType.FP8, DType.BF16, True),        # Ascend 910B: no FP8 in the catalog
+    ("H100", DType.FP8, DType.FP8, False),        # Hopper FP8 native
+    ("B200", DType.FP4, DType.FP4, False),        # Blackwell NVFP4 native
+    ("RTX-PRO-6000", DType.FP4, DType.FP4, False),  # Blackwell workstation FP4 native
+    ("H100", DType.MXFP4, DType.FP8, True),       # no FP4 on Hopper: MXFP4 weights, FP8 compute
+    ("B200", DType.MXFP4, DType.FP4, False),
+    ("A100", DType.MXFP4, DType.BF16, True),
+    ("H100", DType.INT4, DType.BF16, False),      # W4A16: 16-bit math by design, no warning
+    ("H100", DType.BF16, DType.BF16, False),
+])
+def test_compute_dtype_fallbacks(chip: str, weight: DType, compute: DType, warns: bool) -> None:
+    acc = load_hardware().get(chip)
+    got, warning = compute_dtype_for(acc, weight)
+    assert got == compute
+    assert (warning is not None) == warns
+    if warns:
+        assert weight.value in warning and compute.value in warning
