@@ -46,7 +46,7 @@ def fail(message: str) -> typer.Exit:
 
 
 def _usage_message(exc: Any) -> str:
-    message = exc.format_message()
+    message = str(exc.format_message())
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:
         message += f" (see '{ctx.command_path} --help')"

@@ -229,7 +229,7 @@ def accelerator_dict(acc: Accelerator) -> dict[str, Any]:
     d: dict[str, Any] = {f.name: getattr(acc, f.name) for f in fields(acc)}
     d["assumed"] = dict(acc.assumed)
     d["unverified"] = acc.unverified
-    return _jsonable(d)
+    return dict(_jsonable(d))
 
 
 def _status(acc: Accelerator) -> str:
@@ -350,7 +350,7 @@ def model_detail(console: Console, info: Mapping[str, Any]) -> None:
 def system_dict(system: System) -> dict[str, Any]:
     d: dict[str, Any] = {f.name: getattr(system, f.name) for f in fields(system)}
     d["assumed"] = dict(system.assumed)
-    return _jsonable(d)
+    return dict(_jsonable(d))
 
 
 def system_detail(console: Console, system: System) -> None:

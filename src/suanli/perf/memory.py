@@ -1,122 +1,134 @@
 """Accelerator memory: weights, KV cache and workspace per accelerator, and how
 many sequences fit.
 
-All functions are pure and take plain numbers; sizes are bytes.
+All functions are pure.  ``dep`` is a :class:`~suanli.specs.deployment.Deployment`
+or a :class:`~suanli.perf.layout.Layout` (arrays: many layouts at once); sizes
+are bytes.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+
+from suanli.perf.layout import Layout, layer_weight_dtypes, layout_of
 from suanli.specs.deployment import Deployment
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec
 
+# kept for callers that imported the private name
+_layer_weight_dtypes = layer_weight_dtypes
 
-def _layer_weight_dtypes(model: ModelSpec, weight: DType) -> tuple[DType, DType]:
-    """(non-expert linear dtype, expert dtype).  MXFP4 checkpoints (gpt-oss)
-    quantise only the MoE experts; attention stays BF16 (config
-    ``modules_to_not_convert``).  Other formats cover every linear layer."""
-    if weight == DType.MXFP4 and model.is_moe:
-        return DType.BF16, weight
-    return weight, weight
+
+def _lay(model: ModelSpec, dep: Deployment | Layout) -> Layout:
+    return dep if isinstance(dep, Layout) else layout_of(model, dep)
+
+
+def _out(value: Any, dep: Deployment | Layout) -> Any:
+    """Plain floats for a Deployment, arrays for a Layout."""
+    return float(np.asarray(value).reshape(-1)[0]) if isinstance(dep, Deployment) else value
 
 
 @dataclass(frozen=True, kw_only=True)
 class WeightSplit:
     """Weight bytes held by one accelerator of the busiest pipeline stage."""
 
-    attention: float
-    dense_mlp: float
-    shared_experts: float
-    routed_experts: float
-    embeddings: float   # input embedding + LM head (kept in 16-bit by quantised checkpoints)
-    other: float        # norms, router
+    attention: Any
+    dense_mlp: Any
+    shared_experts: Any
+    routed_experts: Any
+    embeddings: Any   # input embedding + LM head (kept in 16-bit by quantised checkpoints)
+    other: Any        # norms, router
 
     @property
-    def total(self) -> float:
+    def total(self) -> Any:
         return (self.attention + self.dense_mlp + self.shared_experts + self.routed_experts
                 + self.embeddings + self.other)
 
 
-def weights_per_gpu(model: ModelSpec, dep: Deployment) -> WeightSplit:
+def weights_per_gpu(model: ModelSpec, dep: Deployment | Layout) -> WeightSplit:
     """Weights on one accelerator.  Attention is split by the attention TP
-    width (replicated across attention-DP ranks); dense MLP by TP; experts
-    across the MoE group (EP or TP); embeddings vocab-parallel by TP; layers
-    by PP (the first stage holds the embedding, the last the LM head; we
-    report the larger)."""
-    lin_dt, exp_dt = _layer_weight_dtypes(model, dep.weight_dtype)
-    layers = math.ceil(model.num_layers / dep.pp)
-    moe_layers = math.ceil(model.num_moe_layers / dep.pp)
+    width (replicated across attention-DP ranks); dense MLP and shared experts
+    by the TP group; routed experts across the MoE group (EP or TP);
+    embeddings vocab-parallel by attention TP; layers by PP (the first stage
+    holds the embedding, the last the LM head; we report the larger)."""
+    lay = _lay(model, dep)
+    layers = np.ceil(model.num_layers / lay.pp)
+    moe_layers = np.ceil(model.num_moe_layers / lay.pp)
     dense_layers = layers - moe_layers if model.is_moe else layers
-    tp_all = max(dep.tp, dep.ep)
-    attn = layers * model.attn_params_per_layer * lin_dt.bytes / dep.attn_tp
-    dense = dense_layers * model.dense_mlp_params * lin_dt.bytes / tp_all
-    shared = moe_layers * model.shared_expert_params * lin_dt.bytes / tp_all
-    routed = moe_layers * model.num_experts * model.expert_params * exp_dt.bytes / dep.moe_group
-    emb_params = max(model.embedding_params, model.lm_head_params) if dep.pp > 1 else (
-        model.embedding_params + model.lm_head_params)
-    emb = emb_params * DType.BF16.bytes / dep.attn_tp
-    other = (layers * (2 * model.hidden_size + model.hidden_size * model.num_experts)) * DType.BF16.bytes
-    return WeightSplit(attention=attn, dense_mlp=dense, shared_experts=shared, routed_experts=routed,
-                       embeddings=emb, other=other)
+    group = lay.moe_group
+    attn = layers * model.attn_params_per_layer * lay.lin_bytes / lay.attn_tp
+    dense = dense_layers * model.dense_mlp_params * lay.lin_bytes / group
+    shared = moe_layers * model.shared_expert_params * lay.lin_bytes / group
+    routed = moe_layers * model.num_experts * model.expert_params * lay.exp_bytes / group
+    emb_params = np.where(lay.pp > 1, max(model.embedding_params, model.lm_head_params),
+                          model.embedding_params + model.lm_head_params)
+    emb = emb_params * DType.BF16.bytes / lay.attn_tp
+    other = layers * (2 * model.hidden_size + model.hidden_size * model.num_experts) * DType.BF16.bytes
+    return WeightSplit(attention=_out(attn, dep), dense_mlp=_out(dense, dep), shared_experts=_out(shared, dep),
+                       routed_experts=_out(routed, dep), embeddings=_out(emb, dep), other=_out(other, dep))
 
 
-def kv_bytes_per_token_layer(model: ModelSpec, dep: Deployment) -> float:
+def kv_bytes_per_token_layer(model: ModelSpec, dep: Deployment | Layout) -> Any:
     """KV-cache bytes one token occupies in one layer on one accelerator.
 
     GQA: K and V heads are split over the attention TP ranks; when TP exceeds
     the KV heads each rank keeps one (replicated) head.  MLA: the compressed
     latent (kv_lora_rank + rope dims) is not split by TP -- every rank holds
     it (vLLM/SGLang MLA backends)."""
-    kv = dep.kv_dtype.bytes
+    lay = _lay(model, dep)
     if model.attention == "mla":
-        return model.kv_elements_per_token_per_layer * kv
-    heads_per_rank = max(1.0, model.num_kv_heads / dep.attn_tp)
-    return 2 * heads_per_rank * model.head_dim * kv
+        return _out(model.kv_elements_per_token_per_layer * lay.kv_bytes, dep)
+    heads_per_rank = np.maximum(1.0, model.num_kv_heads / lay.attn_tp)
+    return _out(2 * heads_per_rank * model.head_dim * lay.kv_bytes, dep)
 
 
-def kv_bytes_per_sequence(model: ModelSpec, dep: Deployment, context: float) -> float:
+def kv_bytes_per_sequence(model: ModelSpec, dep: Deployment | Layout, context: Any) -> Any:
     """KV bytes of one sequence of ``context`` tokens on one accelerator of its
     pipeline stage; sliding-window layers keep at most ``sliding_window`` tokens."""
-    per = kv_bytes_per_token_layer(model, dep)
-    full = math.ceil(model.num_full_attention_layers / dep.pp)
-    sliding = math.ceil(model.num_sliding_layers / dep.pp)
+    lay = _lay(model, dep)
+    per = kv_bytes_per_token_layer(model, lay)
+    full = np.ceil(model.num_full_attention_layers / lay.pp)
+    sliding = np.ceil(model.num_sliding_layers / lay.pp)
     window = model.sliding_window or 0
-    return per * (full * context + sliding * min(context, window))
+    return _out(per * (full * context + sliding * np.minimum(context, window)), dep)
 
 
 @dataclass(frozen=True, kw_only=True)
 class MemoryPlan:
-    capacity: float          # bytes per accelerator usable by the engine
-    weights: float           # bytes per accelerator
-    workspace: float
-    kv_free: float           # bytes per accelerator left for the KV cache (may be < 0)
-    kv_per_seq: float        # bytes per sequence at the planning context
-    max_seqs_per_instance: float  # sequences one model instance can hold
+    capacity: Any          # bytes per accelerator usable by the engine
+    weights: Any           # bytes per accelerator
+    workspace: Any
+    kv_free: Any           # bytes per accelerator left for the KV cache (may be < 0)
+    kv_per_seq: Any        # bytes per sequence at the planning context
+    max_seqs_per_instance: Any  # sequences one model instance can hold
 
     @property
-    def fits(self) -> bool:
-        return self.kv_free > 0 and self.max_seqs_per_instance >= 1
+    def fits(self) -> Any:
+        ok = (np.asarray(self.kv_free) > 0) & (np.asarray(self.max_seqs_per_instance) >= 1)
+        return bool(ok) if ok.ndim == 0 else ok
 
     @property
-    def shortfall(self) -> float:
+    def shortfall(self) -> Any:
         """Bytes per accelerator missing to hold the weights plus one sequence."""
-        return max(0.0, self.weights + self.workspace + self.kv_per_seq - self.capacity)
+        return np.maximum(0.0, self.weights + self.workspace + self.kv_per_seq - self.capacity)
 
 
-def plan_memory(model: ModelSpec, dep: Deployment, *, memory: float, mem_fraction: float,
-                workspace: float, context: float) -> MemoryPlan:
+def plan_memory(model: ModelSpec, dep: Deployment | Layout, *, memory: float, mem_fraction: float,
+                workspace: float, context: Any, weights: Any = None) -> MemoryPlan:
     """How many sequences of ``context`` tokens one instance holds.
 
     With attention data parallelism each rank keeps the KV of its own
     sequences only, so an instance holds ``attn_dp`` times the per-rank count.
+    ``weights`` (bytes per accelerator) skips recomputing them.
     """
+    lay = _lay(model, dep)
     cap = memory * mem_fraction
-    w = weights_per_gpu(model, dep).total
+    w = weights_per_gpu(model, lay).total if weights is None else weights
     kv_free = cap - w - workspace
-    per_seq = kv_bytes_per_sequence(model, dep, context)
-    seqs = max(0.0, kv_free) / per_seq * dep.attn_dp if per_seq > 0 else float("inf")
-    return MemoryPlan(capacity=cap, weights=w, workspace=workspace, kv_free=kv_free, kv_per_seq=per_seq,
-                      max_seqs_per_instance=seqs)
+    per_seq = kv_bytes_per_sequence(model, lay, context)
+    seqs = np.maximum(0.0, kv_free) / np.maximum(per_seq, 1e-30) * lay.attn_dp
+    return MemoryPlan(capacity=cap, weights=_out(w, dep), workspace=workspace, kv_free=_out(kv_free, dep),
+                      kv_per_seq=_out(per_seq, dep), max_seqs_per_instance=_out(seqs, dep))

@@ -25,7 +25,8 @@ import numpy as np
 from suanli.perf import comm
 from suanli.perf.efficiency import Efficiency
 from suanli.perf.hardware import HwParams
-from suanli.perf.memory import _layer_weight_dtypes, kv_bytes_per_token_layer
+from suanli.perf.layout import Layout, layout_of
+from suanli.perf.memory import kv_bytes_per_token_layer
 from suanli.specs.deployment import Deployment
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec
@@ -71,107 +72,108 @@ def _attn_core_flops_per_token(model: ModelSpec, ctx: Any, *, absorbed: bool) ->
     return 2 * nh * ctx * 2 * model.head_dim
 
 
-def step_breakdown(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Efficiency,
+def step_breakdown(model: ModelSpec, dep: Deployment | Layout, hw: HwParams, eff: Efficiency,
                    load: StepLoad) -> dict[str, Any]:
-    """Seconds per op for one decode cycle / step of ``load`` on one instance."""
-    pp = dep.pp
+    """Seconds per op for one decode cycle / step of ``load`` on one instance.
+
+    ``dep`` may be a Deployment or a Layout of many deployments (then every
+    value is an array broadcast against the load's arrays)."""
+    lay = dep if isinstance(dep, Layout) else layout_of(model, dep, hw.peak_gemm, hw.peak_attn)
+    if lay.peak_lin is None:
+        raise ValueError("layout has no compute peaks; build it with peaks (see perf.layout.layouts)")
+    pp = lay.pp
     n_dec = np.asarray(load.n_dec, dtype=float) / pp
     n_pf = np.asarray(load.n_pf, dtype=float) / pp
     n_pf_seqs = np.asarray(load.n_pf_seqs, dtype=float) / pp
     tokens = n_dec + n_pf                      # per micro-batch, whole instance
-    attn_dp, attn_tp, tp_all = dep.attn_dp, dep.attn_tp, max(dep.tp, dep.ep)
+    attn_dp, attn_tp, group = lay.attn_dp, lay.attn_tp, lay.moe_group
     ta = tokens / attn_dp                      # tokens one attention rank sees
-    lin_dt, exp_dt = _layer_weight_dtypes(model, dep.weight_dtype)
-    peak_lin = hw.peak_gemm if lin_dt == dep.weight_dtype else hw.peak_attn
     h = model.hidden_size
     L = model.num_layers
+    bw = hw.mem_bw
+    zero = 0.0 * tokens * pp
     out: dict[str, Any] = {}
 
     # attention projections (q/kv down/up, o)
     p_attn = model.attn_params_per_layer
-    out["attn_proj"] = L * _roof(2 * ta * p_attn / attn_tp,
-                                 p_attn * lin_dt.bytes / attn_tp + 2 * ta * h * ACT_BYTES, peak_lin, hw.mem_bw, eff)
+    out["attn_proj"] = L * _roof(2 * ta * p_attn / attn_tp, p_attn * lay.lin_bytes / attn_tp
+                                 + 2 * ta * h * ACT_BYTES, lay.peak_lin, bw, eff)
 
     # attention core: decode reads the KV cache, prefill is quadratic compute
-    kv_tok = kv_bytes_per_token_layer(model, dep)
+    kv_tok = kv_bytes_per_token_layer(model, lay)
     window = model.sliding_window or 0
-    core = 0.0
+    core = zero
     for layers, cap in ((model.num_full_attention_layers, None), (model.num_sliding_layers, window)):
         if not layers:
             continue
-        cd = load.ctx_dec if cap is None else min(load.ctx_dec, cap)
-        cp = load.ctx_pf if cap is None else min(load.ctx_pf, cap)
+        cd = load.ctx_dec if cap is None else np.minimum(load.ctx_dec, cap)
+        cp = load.ctx_pf if cap is None else np.minimum(load.ctx_pf, cap)
         dec = _roof(_attn_core_flops_per_token(model, cd, absorbed=True) * n_dec / attn_dp / attn_tp,
-                    n_dec / attn_dp * cd * kv_tok, hw.peak_attn, hw.mem_bw, eff)
+                    n_dec / attn_dp * cd * kv_tok, hw.peak_attn, bw, eff)
         # flash attention re-reads K/V once per query tile, not once per query token
         pf = _roof(_attn_core_flops_per_token(model, cp, absorbed=False) * n_pf / attn_dp / attn_tp,
-                   n_pf / attn_dp * (1 + cp / FLASH_TILE_Q) * kv_tok, hw.peak_attn, hw.mem_bw, eff)
+                   n_pf / attn_dp * (1 + cp / FLASH_TILE_Q) * kv_tok, hw.peak_attn, bw, eff)
         core = core + layers * (dec + pf)
     out["attn_core"] = core
 
     # dense MLP layers
     dense_layers = model.num_dense_layers if model.is_moe else L
     p_mlp = model.dense_mlp_params
-    out["mlp"] = dense_layers * _roof(2 * tokens * p_mlp / tp_all,
-                                      p_mlp * lin_dt.bytes / tp_all + 3 * tokens * h * ACT_BYTES / tp_all,
-                                      peak_lin, hw.mem_bw, eff) if p_mlp else 0.0 * tokens
+    out["mlp"] = dense_layers * _roof(2 * tokens * p_mlp / group, p_mlp * lay.lin_bytes / group
+                                      + 3 * tokens * h * ACT_BYTES / group, lay.peak_lin, bw, eff) if p_mlp else zero
 
     # MoE: shared experts (dense-like) and routed experts (only touched experts are read)
     if model.is_moe:
         moe_layers = model.num_moe_layers
         p_sh = model.shared_expert_params
-        out["moe_shared"] = moe_layers * _roof(2 * tokens * p_sh / tp_all, p_sh * lin_dt.bytes / tp_all,
-                                               peak_lin, hw.mem_bw, eff) if p_sh else 0.0 * tokens
+        out["moe_shared"] = moe_layers * _roof(2 * tokens * p_sh / group, p_sh * lay.lin_bytes / group,
+                                               lay.peak_lin, bw, eff) if p_sh else zero
         k, E = model.experts_per_token, model.num_experts
         touched = 1.0 - np.power(1.0 - k / E, tokens)      # expected share of experts hit by the batch
-        exp_bytes = E * model.expert_params * exp_dt.bytes / dep.moe_group
-        peak_exp = hw.peak_gemm if exp_dt == dep.weight_dtype else hw.peak_attn
+        exp_bytes = E * model.expert_params * lay.exp_bytes / group
         # experts whose GEMMs this accelerator runs: its E/ep own experts under EP,
         # a 1/tp slice of every touched expert under TP sharding
-        local_experts = touched * E / (dep.ep if dep.ep > 1 else 1)
-        out["moe_experts"] = moe_layers * (_roof(2 * tokens * k * model.expert_params / dep.moe_group,
-                                                 touched * exp_bytes + 2 * tokens * k * h * ACT_BYTES / dep.moe_group,
-                                                 peak_exp, hw.mem_bw, eff)
+        local_experts = touched * E / np.where(lay.ep > 1, lay.ep, 1.0)
+        out["moe_experts"] = moe_layers * (_roof(2 * tokens * k * model.expert_params / group,
+                                                 touched * exp_bytes + 2 * tokens * k * h * ACT_BYTES / group,
+                                                 lay.peak_exp, bw, eff)
                                            + local_experts * eff.expert_overhead_s)
     else:
-        out["moe_shared"] = out["moe_experts"] = 0.0 * tokens
+        out["moe_shared"] = out["moe_experts"] = zero
 
-    # LM head (vocab-parallel, 16-bit) for sequences that emit a token
+    # LM head (vocab-parallel, 16-bit) for sequences that emit a token; once per micro-batch
     logits_tokens = n_dec + n_pf_seqs
     out["lm_head"] = pp * _roof(2 * logits_tokens * h * model.vocab_size / attn_tp,
-                           h * model.vocab_size * DType.BF16.bytes / attn_tp, hw.peak_attn, hw.mem_bw, eff)
+                                h * model.vocab_size * DType.BF16.bytes / attn_tp, hw.peak_attn, bw, eff)
 
-    out["elementwise"] = L * _roof(0.0, ELEMENTWISE_PASSES * ta * h * ACT_BYTES, hw.peak_attn, hw.mem_bw, eff)
+    out["elementwise"] = L * _roof(0.0, ELEMENTWISE_PASSES * ta * h * ACT_BYTES, hw.peak_attn, bw, eff)
 
     # collectives
     kw = dict(link_bw=hw.link_bw, scaleout_bw=hw.scaleout_bw, node_size=hw.node_size,
               latency=hw.link_latency_s, scaleout_latency=hw.scaleout_latency_s, eff=eff.comm)
-    msg_attn = ta * h * ACT_BYTES
-    tp_comm = L * comm.allreduce_time(msg_attn, attn_tp, **kw)
-    mlp_layers_tp = dense_layers + (model.num_moe_layers if dep.ep <= 1 else 0)
+    tp_comm = L * comm.allreduce_time(ta * h * ACT_BYTES, attn_tp, **kw)
+    no_ep = lay.ep <= 1
+    mlp_layers_tp = dense_layers + (model.num_moe_layers * no_ep if model.is_moe else 0)
     # MLP/MoE output all-reduce; under attention-DP the equivalent all-gather + reduce-scatter
     # of every rank's tokens moves the same volume
-    tp_comm = tp_comm + mlp_layers_tp * comm.allreduce_time(tokens * h * ACT_BYTES, tp_all, **kw)
-    out["tp_comm"] = tp_comm
-    if model.is_moe and dep.ep > 1:
-        per_rank = tokens / dep.moe_group * model.experts_per_token * h * ACT_BYTES
-        out["ep_comm"] = model.num_moe_layers * 2 * comm.alltoall_time(per_rank, dep.moe_group, **kw)
+    out["tp_comm"] = tp_comm + mlp_layers_tp * comm.allreduce_time(tokens * h * ACT_BYTES, group, **kw)
+    if model.is_moe:
+        per_rank = tokens / group * model.experts_per_token * h * ACT_BYTES
+        ep_t = model.num_moe_layers * 2 * comm.alltoall_time(per_rank, group, **kw)
+        out["ep_comm"] = np.where(no_ep, 0.0, ep_t)
     else:
-        out["ep_comm"] = 0.0 * tokens
-    if pp > 1:
-        stage_gpus = dep.instance_gpus // pp
-        crosses = dep.instance_gpus > hw.node_size
-        bw = min(hw.link_bw, hw.scaleout_bw) if crosses else hw.link_bw
-        lat = hw.link_latency_s + (hw.scaleout_latency_s if crosses else 0.0)
-        # each micro-batch crosses pp stage boundaries per cycle; tensors are split over the stage's TP ranks
-        out["pp_comm"] = pp * comm.p2p_time(tokens * h * ACT_BYTES / stage_gpus, bw=bw, latency=lat, eff=eff.comm)
-    else:
-        out["pp_comm"] = 0.0 * tokens
+        out["ep_comm"] = zero
+    stage_gpus = lay.instance_gpus / pp
+    crosses = lay.instance_gpus > hw.node_size
+    p2p_bw = np.where(crosses, min(hw.link_bw, hw.scaleout_bw), hw.link_bw)
+    p2p_lat = hw.link_latency_s + np.where(crosses, hw.scaleout_latency_s, 0.0)
+    # each micro-batch crosses pp stage boundaries per cycle; tensors are split over the stage's TP ranks
+    pp_t = pp * comm.p2p_time(tokens * h * ACT_BYTES / stage_gpus, bw=p2p_bw, latency=p2p_lat, eff=eff.comm)
+    out["pp_comm"] = np.where(pp > 1, pp_t, 0.0)
 
-    out["overhead"] = L * eff.layer_overhead_s + eff.step_overhead_s + 0.0 * tokens
-    # pp micro-batches per cycle: each op above was computed for one micro-batch of one stage's
-    # layers x pp stages = every layer once per micro-batch; the cycle runs pp micro-batches
-    # concurrently on different stages, so the cycle time is that sum.
+    out["overhead"] = L * eff.layer_overhead_s + eff.step_overhead_s + zero
+    # A PP cycle runs pp micro-batches through pp stages of L/pp layers: each op above is
+    # every layer once at micro-batch size, which is the cycle time.
     return out
 
 
