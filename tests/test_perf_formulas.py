@@ -26,6 +26,13 @@ from suanli.specs.model import ModelSpec, load_model, parse_config
 EXACT = 1e-9
 
 
+def one(value: object) -> float:
+    """The single value of a scalar or one-element result (shape is tested separately)."""
+    arr = np.asarray(value, dtype=float)
+    assert arr.size == 1, arr.shape
+    return float(arr.reshape(-1)[0])
+
+
 @pytest.fixture(autouse=True)
 def no_user_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SUANLI_HARDWARE_PATH", raising=False)
@@ -261,9 +268,9 @@ def test_decode_step_batch_one_is_memory_bound() -> None:
     # time = 199,892,992 / (1e12 * 0.8) = 249.86624 us
     m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
     t = step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=0))
-    assert float(t) == pytest.approx(199_892_992 / 0.8e12, rel=EXACT)
+    assert one(t) == pytest.approx(199_892_992 / 0.8e12, rel=EXACT)
     # ... i.e. weight bytes / (bandwidth x memory efficiency) to within 0.1 %
-    assert float(t) == pytest.approx(199_753_728 / (1e12 * 0.8), rel=1e-3)
+    assert one(t) == pytest.approx(199_753_728 / (1e12 * 0.8), rel=1e-3)
 
 
 def test_decode_step_reads_the_kv_cache() -> None:
@@ -272,8 +279,8 @@ def test_decode_step_reads_the_kv_cache() -> None:
     # 2*8*1000*2*128 = 4.1e6 per layer are negligible at 50e12 FLOP/s).
     m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
     parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=1000))
-    assert float(parts["attn_core"]) == pytest.approx(16_384_000 / 0.8e12, rel=EXACT)
-    total = float(step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=1000)))
+    assert one(parts["attn_core"]) == pytest.approx(16_384_000 / 0.8e12, rel=EXACT)
+    total = one(step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=1000)))
     assert total == pytest.approx((199_892_992 + 16_384_000) / 0.8e12, rel=EXACT)
 
 
@@ -289,7 +296,18 @@ def test_decode_step_large_batch_is_compute_bound() -> None:
     # total = 16.36382539776e-3 + 503.31648e-6 = 16.86714187776 ms
     m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
     t = step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=4096, ctx_dec=0))
-    assert float(t) == pytest.approx(818_191_269_888 / 50e12 + 402_653_184 / 0.8e12, rel=EXACT)
+    assert one(t) == pytest.approx(818_191_269_888 / 50e12 + 402_653_184 / 0.8e12, rel=EXACT)
+
+
+def test_step_of_one_deployment_and_scalar_load_is_a_scalar() -> None:
+    # step_breakdown's docstring: values are arrays only for a Layout of many deployments;
+    # memory.py returns plain floats for a Deployment.  A Deployment with a scalar load
+    # must give 0-d results, so that float(step_time(...)) works for every caller.
+    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
+    t = step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=0))
+    assert np.ndim(t) == 0
+    parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=0))
+    assert all(np.ndim(v) == 0 for v in parts.values()), {k: np.shape(v) for k, v in parts.items()}
 
 
 def test_tp2_decode_has_two_allreduces_per_layer() -> None:
@@ -300,7 +318,7 @@ def test_tp2_decode_has_two_allreduces_per_layer() -> None:
     dep = Deployment(gpus=2, tp=2)
     validate_deployment(dep, m)
     parts = step_breakdown(m, dep, hw, eff, StepLoad(n_dec=1, ctx_dec=0))
-    assert float(parts["tp_comm"]) == pytest.approx(8 * (10e-6 + 2048 / 100e9), rel=EXACT)
+    assert one(parts["tp_comm"]) == pytest.approx(8 * (10e-6 + 2048 / 100e9), rel=EXACT)
 
 
 def test_fixed_overheads_are_added_once_per_layer_and_step() -> None:
@@ -308,7 +326,7 @@ def test_fixed_overheads_are_added_once_per_layer_and_step() -> None:
     m, hw = tiny_dense(), synthetic_hw()
     eff = no_overheads(layer_overhead_s=20e-6, step_overhead_s=1e-3)
     parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=0))
-    assert float(parts["overhead"]) == pytest.approx(4 * 20e-6 + 1e-3, rel=EXACT)
+    assert one(parts["overhead"]) == pytest.approx(4 * 20e-6 + 1e-3, rel=EXACT)
 
 
 @pytest.mark.parametrize(("tokens", "touched"), [
@@ -325,7 +343,7 @@ def test_moe_touched_experts(tokens: int, touched: float) -> None:
     m, hw, eff = tiny_moe(), synthetic_hw(), no_overheads()
     parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=tokens, ctx_dec=0))
     bytes_per_layer = touched * 8 * 1_572_864 * 2 + 2 * tokens * 2 * 1024 * 2
-    assert float(parts["moe_experts"]) == pytest.approx(2 * bytes_per_layer / 0.8e12, rel=EXACT)
+    assert one(parts["moe_experts"]) == pytest.approx(2 * bytes_per_layer / 0.8e12, rel=EXACT)
 
 
 def test_moe_expert_overhead_counts_touched_experts() -> None:
@@ -334,7 +352,7 @@ def test_moe_expert_overhead_counts_touched_experts() -> None:
     base = step_breakdown(m, Deployment(gpus=1), hw, no_overheads(), StepLoad(n_dec=3))
     more = step_breakdown(m, Deployment(gpus=1), hw, no_overheads(expert_overhead_s=1e-6),
                           StepLoad(n_dec=3))
-    assert float(more["moe_experts"] - base["moe_experts"]) == pytest.approx(2 * 4.625e-6, rel=EXACT)
+    assert one(more["moe_experts"] - base["moe_experts"]) == pytest.approx(2 * 4.625e-6, rel=EXACT)
 
 
 def test_expert_parallel_dispatch_and_combine_all_to_all() -> None:
@@ -347,7 +365,7 @@ def test_expert_parallel_dispatch_and_combine_all_to_all() -> None:
     dep = Deployment(gpus=8, tp=1, ep=8)
     validate_deployment(dep, m)
     parts = step_breakdown(m, dep, hw, eff, StepLoad(n_dec=64, ctx_dec=0))
-    assert float(parts["ep_comm"]) == pytest.approx(4 * (10e-6 + 28_672 / 100e9), rel=EXACT)
+    assert one(parts["ep_comm"]) == pytest.approx(4 * (10e-6 + 28_672 / 100e9), rel=EXACT)
 
 
 def test_prefill_attention_flops_are_quadratic() -> None:
@@ -360,12 +378,12 @@ def test_prefill_attention_flops_are_quadratic() -> None:
     m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
     n = 8192
     parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_pf=n, ctx_pf=n / 2, n_pf_seqs=1))
-    assert float(parts["attn_core"]) == pytest.approx(549_755_813_888 / 50e12, rel=EXACT)
+    assert one(parts["attn_core"]) == pytest.approx(549_755_813_888 / 50e12, rel=EXACT)
     # doubling the prompt quadruples the attention time (still compute-bound at 16384:
     # 16384 * 65 * 4096 B = 4.36 GB -> 5.45 ms per layer < 11.0 ms of FLOPs)
     parts2 = step_breakdown(m, Deployment(gpus=1), hw, eff,
                             StepLoad(n_pf=2 * n, ctx_pf=n, n_pf_seqs=1))
-    assert float(parts2["attn_core"]) == pytest.approx(4 * 549_755_813_888 / 50e12, rel=EXACT)
+    assert one(parts2["attn_core"]) == pytest.approx(4 * 549_755_813_888 / 50e12, rel=EXACT)
 
 
 def test_lm_head_flops_are_not_duplicated_by_attention_dp() -> None:
@@ -380,7 +398,7 @@ def test_lm_head_flops_are_not_duplicated_by_attention_dp() -> None:
     validate_deployment(dep, m)
     assert dep.attn_tp == 1 and dep.attn_dp == 8
     parts = step_breakdown(m, dep, hw, eff, StepLoad(n_dec=8192, ctx_dec=0))
-    assert float(parts["lm_head"]) == pytest.approx(67_108_864_000 / 50e12, rel=EXACT)
+    assert one(parts["lm_head"]) == pytest.approx(67_108_864_000 / 50e12, rel=EXACT)
 
 
 # --- roofline mode and compute precision ------------------------------------------------
@@ -401,7 +419,7 @@ def test_roofline_step_is_bytes_over_peak_bandwidth() -> None:
     # same batch-1 step as above at 100 %: 199,892,992 B / 1e12 B/s = 199.892992 us
     t = step_time(tiny_dense(), Deployment(gpus=1), synthetic_hw(), roofline(),
                   StepLoad(n_dec=1, ctx_dec=0))
-    assert float(t) == pytest.approx(199_892_992 / 1e12, rel=EXACT)
+    assert one(t) == pytest.approx(199_892_992 / 1e12, rel=EXACT)
 
 
 def test_efficiency_must_be_a_fraction() -> None:

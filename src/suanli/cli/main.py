@@ -91,7 +91,7 @@ def predict(
     request_rate: Annotated[Optional[float], typer.Option(
         "--request-rate", help="Poisson arrival rate, requests/s over the whole deployment.")] = None,
     scenario: Annotated[Optional[str], typer.Option(
-        help="offline|server|fixed-concurrency|single-request|prefill-only|decode-only "
+        help="offline, server, fixed-concurrency, single-request, prefill-only or decode-only "
              "(default: from --concurrency/--request-rate).")] = None,
     engine: Annotated[str, typer.Option(help="vllm|sglang|trtllm|mindie|other.")] = "vllm",
     system: Annotated[Optional[str], typer.Option(

@@ -96,9 +96,9 @@ def layout_of(model: ModelSpec, dep: Deployment, peak_gemm: float | None = None,
     lin, exp = layer_weight_dtypes(model, dep.weight_dtype)
     peak_lin = peak_exp = None
     if peak_gemm is not None and peak_16bit is not None:
-        peak_lin = np.asarray([peak_gemm if lin == dep.weight_dtype else peak_16bit], dtype=float)
-        peak_exp = np.asarray([peak_gemm if exp == dep.weight_dtype else peak_16bit], dtype=float)
-    a = lambda v: np.asarray([v], dtype=float)  # noqa: E731
+        peak_lin = np.asarray(peak_gemm if lin == dep.weight_dtype else peak_16bit, dtype=float)
+        peak_exp = np.asarray(peak_gemm if exp == dep.weight_dtype else peak_16bit, dtype=float)
+    a = lambda v: np.asarray(v, dtype=float)  # noqa: E731  (0-d: scalar loads give scalar times)
     return Layout(gpus=a(dep.gpus), tp=a(dep.tp), pp=a(dep.pp), ep=a(dep.ep), dp_attention=a(dep.dp_attention),
                   lin_bytes=a(lin.bytes), exp_bytes=a(exp.bytes), kv_bytes=a(dep.kv_dtype.bytes),
                   peak_lin=peak_lin, peak_exp=peak_exp)

@@ -141,9 +141,10 @@ def step_breakdown(model: ModelSpec, dep: Deployment | Layout, hw: HwParams, eff
     else:
         out["moe_shared"] = out["moe_experts"] = zero
 
-    # LM head (vocab-parallel, 16-bit) for sequences that emit a token; once per micro-batch
+    # LM head (vocab-parallel over attention TP, 16-bit) for the sequences that emit a token;
+    # each attention-DP rank computes its own sequences' logits; once per micro-batch
     logits_tokens = n_dec + n_pf_seqs
-    out["lm_head"] = pp * _roof(2 * logits_tokens * h * model.vocab_size / attn_tp,
+    out["lm_head"] = pp * _roof(2 * logits_tokens / attn_dp * h * model.vocab_size / attn_tp,
                                 h * model.vocab_size * DType.BF16.bytes / attn_tp, hw.peak_attn, bw, eff)
 
     out["elementwise"] = L * _roof(0.0, ELEMENTWISE_PASSES * ta * h * ACT_BYTES, hw.peak_attn, bw, eff)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from suanli.errors import InvalidInput
@@ -108,17 +109,18 @@ class Workload:
     def __post_init__(self) -> None:
         for name in ("isl", "osl"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value != value or value <= 0:
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise InvalidInput(f"--{name} must be a positive number of tokens, got {value!r}", field=name)
             if value > MAX_TOKENS:
                 raise InvalidInput(f"--{name} {value:g} is absurd (more than {MAX_TOKENS:,} tokens)", field=name)
         if self.scenario not in SCENARIOS:
             raise InvalidInput(f"unknown scenario {self.scenario!r}; expected one of {', '.join(SCENARIOS)}",
                                field="scenario")
-        if self.concurrency is not None and not (self.concurrency >= 1):
+        if self.concurrency is not None and not (1 <= self.concurrency < math.inf):
             raise InvalidInput(f"--concurrency must be >= 1, got {self.concurrency!r}", field="concurrency")
-        if self.request_rate is not None and not (self.request_rate > 0):
-            raise InvalidInput(f"--request-rate must be > 0, got {self.request_rate!r}", field="request_rate")
+        if self.request_rate is not None and not (0 < self.request_rate < math.inf):
+            raise InvalidInput(f"--request-rate must be a finite number > 0, got {self.request_rate!r}",
+                               field="request_rate")
         if self.scenario == "server" and self.request_rate is None:
             raise InvalidInput("the server scenario needs --request-rate", field="request_rate")
         if self.scenario == "fixed-concurrency" and self.concurrency is None:

@@ -230,8 +230,10 @@ def _int(cfg: Mapping[str, Any], key: str, where: str, *alts: str, default: int 
     return int(value)
 
 
-def _native_dtype(cfg: Mapping[str, Any]) -> str:
+def _native_dtype(cfg: Mapping[str, Any], where: str) -> str:
     qc = cfg.get("quantization_config") or {}
+    if not isinstance(qc, Mapping):
+        raise ConfigError(f"{where}: field 'quantization_config' must be an object", field="quantization_config")
     method = str(qc.get("quant_method", "")).lower()
     if method == "fp8":
         return "fp8"
@@ -250,21 +252,32 @@ def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> Model
         raise ConfigError(f"{where}: config.json must be a JSON object")
     if "text_config" in cfg and "hidden_size" not in cfg:  # multimodal wrappers
         cfg = cfg["text_config"]
+        if not isinstance(cfg, Mapping):
+            raise ConfigError(f"{where}: field 'text_config' must be an object", field="text_config")
     mtype = str(cfg.get("model_type", "")).lower()
     h = _int(cfg, "hidden_size", where, "n_embd", "d_model")
     layers = _int(cfg, "num_hidden_layers", where, "n_layer", "num_layers")
     heads = _int(cfg, "num_attention_heads", where, "n_head")
-    if h == 0 or layers == 0 or heads == 0:
-        raise ConfigError(f"{where}: hidden_size, num_hidden_layers and num_attention_heads must be > 0")
     vocab = _int(cfg, "vocab_size", where)
     kv_heads = _int(cfg, "num_key_value_heads", where, default=heads)
-    head_dim = _int(cfg, "head_dim", where, default=h // heads)
+    head_dim = _int(cfg, "head_dim", where, default=h // heads if heads else 0)
+    for name, value in (("hidden_size", h), ("num_hidden_layers", layers), ("num_attention_heads", heads),
+                        ("vocab_size", vocab), ("num_key_value_heads", kv_heads), ("head_dim", head_dim)):
+        if value == 0:
+            raise ConfigError(f"{where}: field {name!r} must be > 0", field=name)
+    if "kv_lora_rank" not in cfg and heads % kv_heads:
+        raise ConfigError(f"{where}: num_key_value_heads {kv_heads} does not divide num_attention_heads {heads}",
+                          field="num_key_value_heads")
+    max_pos = cfg.get("max_position_embeddings") or 0
+    if isinstance(max_pos, bool) or not isinstance(max_pos, (int, float)):
+        raise ConfigError(f"{where}: field 'max_position_embeddings' must be an integer, got {max_pos!r}",
+                          field="max_position_embeddings")
     common: dict[str, Any] = dict(
         id=model_id, model_type=mtype or "unknown", origin=origin, hidden_size=h, num_layers=layers,
         vocab_size=vocab, tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         num_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim,
-        native_weight_dtype=_native_dtype(cfg),
-        max_position_embeddings=int(cfg.get("max_position_embeddings") or 0),
+        native_weight_dtype=_native_dtype(cfg, where),
+        max_position_embeddings=int(max_pos),
     )
     notes: list[str] = []
 
@@ -337,6 +350,8 @@ def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> Model
             raise ConfigError(f"{where}: dense layers need 'intermediate_size'", field="intermediate_size")
     else:
         common["intermediate_size"] = _int(cfg, "intermediate_size", where, "ffn_dim", "n_inner")
+        if common["intermediate_size"] == 0:
+            raise ConfigError(f"{where}: field 'intermediate_size' must be > 0", field="intermediate_size")
     common["notes"] = tuple(notes)
     return ModelSpec(**common)
 
@@ -398,7 +413,10 @@ def load_model(name: str | os.PathLike[str]) -> ModelSpec:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{text}: not a readable JSON config ({exc})") from None
         model_id = path.parent.name.replace("__", "/", 1) if path.name == "config.json" else path.stem
-        return parse_config(cfg, model_id=model_id, origin=str(path))
+        try:
+            return parse_config(cfg, model_id=model_id, origin=str(path))
+        except ConfigError as exc:  # name the file, not just the directory
+            raise ConfigError(str(exc).replace(f"{model_id}:", f"{path}:", 1), field=exc.field) from None
     resolved = _resolve_bundled(text)
     if resolved is None:
         import difflib

@@ -1,0 +1,243 @@
+"""Deployment search: enumerate parallel layouts x precisions x batch sizes and
+evaluate them all at once (numpy, no Python loop per configuration).
+
+Two serving architectures:
+
+* aggregated: one instance runs prefill and decode (continuous batching with
+  chunked prefill); with ``b`` requests in flight per instance the metrics are
+  the closed-loop ones of ``perf.serving`` (TPOT = mixed step, TTFT = half a
+  step of waiting + the step carrying the prompt).
+* disaggregated (xPyD): ``x`` prefill instances feed ``y`` decode instances;
+  the KV cache of each prompt moves from prefill to decode over the scale-up
+  link when both fit in one node, else over the server's scale-out NIC.  TPOT
+  is a pure decode step (no prompt interference); TTFT adds the KV transfer.
+  The request rate is the smaller of the two pools' rates.
+
+All throughputs are per accelerator of one deployment unit (replicas scale
+linearly), so the best configuration is the one with the highest tokens/s per
+GPU that meets the latency targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import Any, Sequence
+
+import numpy as np
+
+from suanli.perf.efficiency import Efficiency
+from suanli.perf.hardware import HwParams
+from suanli.perf.layout import Layout, layouts
+from suanli.perf.memory import kv_bytes_per_sequence
+from suanli.perf.serving import Engine
+from suanli.perf.step import StepLoad
+from suanli.specs.deployment import Deployment, validate_deployment
+from suanli.specs.dtypes import DType
+from suanli.specs.model import ModelSpec
+from suanli.errors import InvalidInput
+
+BATCHES = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048],
+                   dtype=float)
+_POW2 = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Space:
+    """Candidate instance layouts for one model on one accelerator."""
+
+    lay: Layout
+    weight: tuple[DType, ...]
+    kv: tuple[DType, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.weight)
+
+
+def enumerate_space(model: ModelSpec, *, max_gpus: int, weights: Sequence[DType], kvs: Sequence[DType],
+                    peaks: dict[DType, tuple[float, float]], exact_gpus: int | None = None,
+                    allow_pp: bool = True, allow_ep: bool = True) -> Space:
+    """Every valid instance layout with at most ``max_gpus`` accelerators
+    (exactly ``exact_gpus`` when given): TP, PP, EP (= the TP group, or EP over
+    data-parallel attention ranks), attention-DP, for each weight/KV precision."""
+    rows: list[tuple[int, int, int, int, DType, DType]] = []
+    for tp, pp in product(_POW2, _POW2 if allow_pp else (1,)):
+        if tp * pp > max_gpus or pp > model.num_layers:
+            continue
+        eps = [1]
+        dps = [1]
+        if model.is_moe and allow_ep and tp > 1:
+            eps.append(tp)
+            dps.append(tp)
+        for ep, dp in product(eps, dps):
+            if dp > 1 and ep == 1 and model.attention != "mla":
+                continue  # attention-DP is used with MLA/MoE models (SGLang); skip elsewhere
+            gpus = max(tp, ep) * pp
+            if exact_gpus is not None and gpus != exact_gpus:
+                continue
+            for w, k in product(weights, kvs):
+                dep = Deployment(gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp, weight_dtype=w, kv_dtype=k)
+                try:
+                    validate_deployment(dep, model)
+                except InvalidInput:
+                    continue
+                rows.append((gpus, tp, pp, ep, dp, w, k))  # type: ignore[arg-type]
+    if not rows:
+        raise InvalidInput(f"no valid layout of {model.id} on at most {max_gpus} GPUs"
+                           + (f" (exactly {exact_gpus})" if exact_gpus else ""), field="gpus")
+    cols = list(zip(*rows))
+    lay = layouts(model, gpus=cols[0], tp=cols[1], pp=cols[2], ep=cols[3], dp_attention=cols[4],
+                  weight=cols[5], kv=cols[6], peaks=peaks)
+    return Space(lay=lay, weight=tuple(cols[5]), kv=tuple(cols[6]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evaluated:
+    """Flat table of evaluated configurations (numpy columns of equal length)."""
+
+    columns: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(len(next(iter(self.columns.values())))) if self.columns else 0
+
+    def mask(self, keep: np.ndarray) -> "Evaluated":
+        return Evaluated(columns={k: v[keep] for k, v in self.columns.items()})
+
+    @staticmethod
+    def concat(parts: Sequence["Evaluated"]) -> "Evaluated":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return Evaluated(columns={})
+        keys = list(parts[0].columns)
+        return Evaluated(columns={k: np.concatenate([p.columns[k] for p in parts]) for k in keys})
+
+
+def _dtype_codes(values: Sequence[DType]) -> np.ndarray:
+    return np.array([v.value for v in values], dtype=object)
+
+
+def evaluate_aggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Efficiency, *, isl: float, osl: float,
+                        batches: np.ndarray = BATCHES) -> Evaluated:
+    """Closed-loop metrics for every (layout, batch) pair that fits in memory."""
+    e = Engine(model=model, lay=space.lay, hw=hw, eff=eff, isl=isl, osl=osl)
+    plan, one = e.plans()
+    cap = np.asarray(e.batch_cap(plan))
+    fits = np.asarray(one.fits, dtype=bool) & (np.asarray(plan.max_seqs_per_instance) >= 1)
+    ex = Engine(model=model, lay=space.lay.expand(), hw=hw, eff=eff, isl=isl, osl=osl)
+    b = np.broadcast_to(batches, (space.size, len(batches)))
+    valid = fits[:, None] & (b <= cap[:, None] + 1e-9)
+    tpot = ex.t(ex.steady(b, others=True))
+    ttft = ex.ttft(b, tpot)
+    cycle = ttft + (osl - 1.0) * tpot
+    inst_gpus = np.asarray(space.lay.instance_gpus)[:, None]
+    req_rate = b / cycle
+    out = req_rate * osl / inst_gpus
+    n, g = b.shape
+    rep = lambda a: np.repeat(np.asarray(a), g)  # noqa: E731
+    cols = {
+        "arch": np.full(n * g, "agg", dtype=object),
+        "gpus": rep(inst_gpus[:, 0]), "tp": rep(space.lay.tp), "pp": rep(space.lay.pp), "ep": rep(space.lay.ep),
+        "dp_attention": rep(space.lay.dp_attention),
+        "weight_dtype": rep(_dtype_codes(space.weight)), "kv_dtype": rep(_dtype_codes(space.kv)),
+        "prefill_gpus": np.zeros(n * g), "decode_gpus": rep(inst_gpus[:, 0]),
+        "x_prefill": np.zeros(n * g), "y_decode": np.ones(n * g),
+        "batch": b.reshape(-1), "concurrency": b.reshape(-1),
+        "ttft_s": np.broadcast_to(ttft, b.shape).reshape(-1), "tpot_s": np.broadcast_to(tpot, b.shape).reshape(-1),
+        "output_tok_s_per_gpu": out.reshape(-1), "req_s_per_unit": req_rate.reshape(-1),
+    }
+    cols["tok_s_per_user"] = 1.0 / cols["tpot_s"]
+    return Evaluated(columns=cols).mask(valid.reshape(-1))
+
+
+def _kv_transfer_time(model: ModelSpec, space: Space, hw: HwParams, isl: float, same_node: np.ndarray,
+                      eff: Efficiency) -> np.ndarray:
+    """Seconds to move one prompt's KV cache from a prefill to a decode instance:
+    every accelerator of the prefill instance sends its shard in parallel."""
+    per_gpu = np.asarray(kv_bytes_per_sequence(model, space.lay, isl))
+    bw = np.where(same_node, hw.link_bw, hw.scaleout_bw) * eff.comm
+    lat = np.where(same_node, hw.link_latency_s, hw.scaleout_latency_s)
+    return lat + per_gpu / bw
+
+
+def evaluate_disaggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Efficiency, *, isl: float,
+                           osl: float, max_gpus: int, batches: np.ndarray = BATCHES,
+                           max_workers: int = 8) -> Evaluated:
+    """xPyD combinations (x prefill, y decode instances, each from ``space``)
+    within ``max_gpus``; same precisions on both sides."""
+    e = Engine(model=model, lay=space.lay, hw=hw, eff=eff, isl=isl, osl=osl)
+    plan, one = e.plans()
+    fits = np.asarray(one.fits, dtype=bool)
+    gp_all = np.asarray(space.lay.instance_gpus)
+    # prefill side: prompts batched up to the token budget
+    seqs = max(1.0, eff.limits.max_batched_tokens / isl)
+    t_pf_batch = np.asarray(e.prefill_time(0.0, seqs))
+    r_p = seqs / t_pf_batch                               # requests/s of one prefill instance
+    t_pf_one = np.asarray(e.prefill_time(0.0, 1.0))       # one prompt alone (TTFT)
+    # decode side: pure decode steps at context isl + osl/2
+    cap = np.asarray(e.batch_cap(plan))
+    ex = Engine(model=model, lay=space.lay.expand(), hw=hw, eff=eff, isl=isl, osl=osl)
+    b = np.broadcast_to(batches, (space.size, len(batches)))
+    t_dec = ex.t(StepLoad(n_dec=b, ctx_dec=isl + osl / 2.0))
+    r_d = b / (osl * t_dec)                               # requests/s of one decode instance
+    ok_d = fits[:, None] & (b <= cap[:, None] + 1e-9)
+
+    parts = []
+    # pair prefill and decode layouts with identical precisions
+    key = [(w, k) for w, k in zip(space.weight, space.kv)]
+    for i in range(space.size):
+        if not fits[i]:
+            continue
+        same = np.array([key[j] == key[i] for j in range(space.size)])
+        js = np.nonzero(same & fits)[0]
+        for x, y in product(range(1, max_workers + 1), repeat=2):
+            gpus = x * gp_all[i] + y * gp_all[js]
+            sel = gpus <= max_gpus
+            if not sel.any():
+                continue
+            jj = js[sel]
+            g_tot = gpus[sel]
+            same_node = g_tot <= hw.node_size
+            kv_t = _kv_transfer_time(model, space, hw, isl, same_node, eff)[i] if np.ndim(same_node) == 0 else \
+                _kv_transfer_time(model, space, hw, isl, same_node, eff).take(np.full(len(jj), i))
+            rate = np.minimum(x * r_p[i], y * r_d[jj])                  # (len(jj), G)
+            ttft = eff.request_overhead_s + t_pf_one[i] + kv_t[:, None] + 0.5 * t_dec[jj]
+            out = rate * osl / g_tot[:, None]
+            valid = ok_d[jj]
+            n, g = rate.shape
+            rep = lambda a: np.repeat(np.asarray(a), g)  # noqa: E731
+            cols = {
+                "arch": np.full(n * g, "disagg", dtype=object), "gpus": rep(g_tot),
+                "tp": rep(space.lay.tp[jj]), "pp": rep(space.lay.pp[jj]), "ep": rep(space.lay.ep[jj]),
+                "dp_attention": rep(space.lay.dp_attention[jj]),
+                "weight_dtype": np.full(n * g, space.weight[i].value, dtype=object),
+                "kv_dtype": np.full(n * g, space.kv[i].value, dtype=object),
+                "prefill_gpus": np.full(n * g, float(gp_all[i])), "decode_gpus": rep(gp_all[jj]),
+                "x_prefill": np.full(n * g, float(x)), "y_decode": np.full(n * g, float(y)),
+                "batch": b[jj].reshape(-1), "concurrency": (b[jj] * y).reshape(-1),
+                "ttft_s": ttft.reshape(-1), "tpot_s": t_dec[jj].reshape(-1),
+                "output_tok_s_per_gpu": out.reshape(-1), "req_s_per_unit": rate.reshape(-1),
+            }
+            cols["tok_s_per_user"] = 1.0 / cols["tpot_s"]
+            parts.append(Evaluated(columns=cols).mask(valid.reshape(-1)))
+    return Evaluated.concat(parts)
+
+
+def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of points not dominated when both ``x`` and ``y`` are maximised,
+    sorted by ``x``."""
+    if len(x) == 0:
+        return np.zeros(0, dtype=int)
+    order = np.lexsort((-y, -x))          # x descending, then y descending
+    best = -np.inf
+    keep = []
+    for i in order:
+        if y[i] > best:
+            keep.append(i)
+            best = y[i]
+    return np.array(sorted(keep, key=lambda i: x[i]), dtype=int)
+
+
+__all__ = ["BATCHES", "Space", "Evaluated", "enumerate_space", "evaluate_aggregated", "evaluate_disaggregated",
+           "pareto_front"]
+_ = Any
