@@ -202,6 +202,28 @@ def test_outputs_are_finite_positive_and_ttft_covers_request_overhead(layout, n,
 
 
 @SETTINGS
+@given(layouts, replicas, hardware(), efficiencies(), isl, osl,
+       st.sampled_from(["single-request", "decode-only", "prefill-only"]),
+       st.one_of(st.none(), st.integers(1, 64)))
+def test_isolated_phase_scenarios_are_finite(layout, n, hw, eff, i, o, scen, conc) -> None:
+    model, dep = deployment(layout, n)
+    if scen == "single-request":
+        conc = 1
+    r = predict_serving(model, dep, hw, eff, Workload(isl=i, osl=o, scenario=scen,
+                                                      concurrency=None if conc is None else float(conc)))
+    for name in ("ttft_s", "tpot_s", "output_tok_s_per_gpu", "total_tok_s_per_gpu", "max_concurrency"):
+        value = getattr(r, name)
+        assert math.isfinite(value) and value > 0, f"{name} = {value}"
+    assert math.isfinite(r.input_tok_s_per_gpu) and r.input_tok_s_per_gpu >= 0
+    assert r.batch >= 0 and r.ttft_s >= eff.request_overhead_s
+    if scen == "decode-only":
+        assert r.input_tok_s_per_gpu == 0
+    if scen == "prefill-only":
+        # one output token per prefilled prompt: input rate = isl x output rate
+        assert r.input_tok_s_per_gpu == pytest.approx(i * r.output_tok_s_per_gpu, rel=1e-9)
+
+
+@SETTINGS
 @given(layouts, replicas, hardware(), efficiencies(), isl, osl, st.floats(0.01, 50.0))
 def test_server_throughput_equals_offered_load_when_not_saturated(layout, n, hw, eff, i, o, rate) -> None:
     model, dep = deployment(layout, n)
@@ -226,3 +248,37 @@ def test_more_server_load_never_lowers_tpot(layout, hw, eff, i, o, rate, factor)
                                                           request_rate=rate * factor))
     assert le(light.tpot_s, heavy.tpot_s)
     assert le(light.batch, heavy.batch)
+
+
+@SETTINGS
+@given(layouts, hardware(), efficiencies(), isl, osl, st.floats(0.001, 50.0))
+def test_server_tpot_is_never_below_a_lone_request(layout, hw, eff, i, o, rate) -> None:
+    # A request's decode step always contains at least that request, so no load level can
+    # make its TPOT shorter than with the server to itself (single-request scenario).
+    model, dep = deployment(layout, 1)
+    alone = predict_serving(model, dep, hw, eff, Workload(isl=i, osl=o, scenario="single-request", concurrency=1.0))
+    served = predict_serving(model, dep, hw, eff, Workload(isl=i, osl=o, scenario="server", request_rate=rate))
+    assert le(alone.tpot_s, served.tpot_s), (alone.tpot_s, served.tpot_s, served.batch)
+
+
+def test_lightly_loaded_moe_server_tpot_example() -> None:
+    # Qwen3-30B-A3B on one synthetic GPU (1 TB/s, 100 TFLOP/s), 0.01 req/s of 1024 -> 256.
+    # Weights one decoding token must stream, whatever else is in the step:
+    #   attention: 48 layers * (2048*4096 + 2*2048*512 + 4096*2048 + 2*128 qk-norm)
+    #              = 48 * 18,874,624 = 905,981,952 params * 2 bytes = 1,811,963,904
+    #   its k = 8 routed experts: 48 * 8 * 3*2048*768 * 2 bytes       = 3,623,878,656
+    #   LM head: 151936 * 2048 * 2 bytes                               =   622,329,856
+    #   total 6,058,172,416 bytes / (1e12 * 0.8) = 7.5727 ms -- a floor for any TPOT.
+    # A mean batch far below one sequence (Little's law at low load) must not shrink it.
+    model, dep = deployment(("Qwen/Qwen3-30B-A3B", 1, DType.BF16), 1)
+    hw = HwParams(name="synthetic", memory=192e9, mem_bw=1e12, peak_gemm=100e12, peak_attn=100e12,
+                  link_bw=100e9, link_latency_s=10e-6, scaleout_bw=10e9, scaleout_latency_s=20e-6,
+                  node_size=8, compute_dtype=DType.BF16)
+    eff = Efficiency(compute=0.5, memory=0.8)
+    served = predict_serving(model, dep, hw, eff, Workload(isl=1024, osl=256, scenario="server",
+                                                           request_rate=0.01))
+    assert served.tpot_s >= 6_058_172_416 / 0.8e12, served.decode_breakdown
+    alone = predict_serving(model, dep, hw, eff, Workload(isl=1024, osl=256, scenario="single-request",
+                                                          concurrency=1.0))
+    assert alone.tpot_s >= 6_058_172_416 / 0.8e12
+    assert served.tpot_s >= alone.tpot_s * (1 - SLACK)

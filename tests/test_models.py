@@ -312,7 +312,23 @@ def test_load_by_config_path(tmp_path: Path) -> None:
     assert isinstance(m, ModelSpec)
     assert m.id == "acme/my-model"          # org__name directory -> org/name
     assert m.origin == str(path)
-    assert m.params_total == load_model("Qwen/Qwen3-8B").params_total
+    # Qwen3-8B by hand: h=4096, L=36, 32 heads, 8 KV heads of 128, ffn 12288, vocab 151936
+    # layer: q 16,777,216 + k,v 8,388,608 + o 16,777,216 + qk-norm 256 + MLP 150,994,944
+    #        = 192,938,240; x36 = 6,945,776,640
+    # + embedding and LM head 2*151936*4096 = 1,244,659,712 + norms 73*4096 = 299,008
+    # = 8,190,735,360
+    assert m.params_total == 8_190_735_360
+
+
+def test_config_error_from_a_file_names_the_file(tmp_path: Path) -> None:
+    path = _copy_bundled("Qwen/Qwen3-8B", tmp_path / "acme__broken")
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    del cfg["hidden_size"]
+    path.write_text(json.dumps(cfg), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_model(path)
+    assert err.value.field == "hidden_size"
+    assert str(path) in str(err.value) and "hidden_size" in str(err.value)
 
 
 def test_load_by_directory(tmp_path: Path) -> None:
@@ -320,7 +336,9 @@ def test_load_by_directory(tmp_path: Path) -> None:
     _copy_bundled("meta-llama/Llama-3.1-8B", d)
     m = load_model(str(d))
     assert m.id == "plain-dir"
-    assert m.params_total == 8_030_261_248  # Llama-3.1-8B by hand: see test_perf_formulas
+    # Llama-3.1-8B by hand: layers 32 * (41,943,040 attention + 176,160,768 MLP) = 6,979,321,856
+    # + embedding and LM head 2*128256*4096 = 1,050,673,152 + norms 65*4096 = 266,240
+    assert m.params_total == 8_030_261_248
 
 
 def test_load_by_other_json_name(tmp_path: Path) -> None:

@@ -122,6 +122,36 @@ def test_llama_3_1_70b_weights_fp8_tp4() -> None:
     assert w.total == pytest.approx(141.107e9 / 8, rel=0.035)  # 3 % above 1/8: BF16 embeddings
 
 
+def test_llama_3_1_70b_weights_pp2_hold_half_the_layers_and_one_embedding() -> None:
+    # PP 2: 40 layers per stage; the first stage holds the embedding, the last the LM head
+    # (same size here), so the busiest stage holds one of them:
+    # 40 * 855,638,016 * 2 + 128256*8192 * 2 + 40 * 2*8192 * 2 (norms)
+    # = 68,451,041,280 + 2,101,346,304 + 1,310,720 = 70,553,698,304 bytes
+    m = load_model("meta-llama/Llama-3.1-70B")
+    dep = Deployment(gpus=2, pp=2)
+    validate_deployment(dep, m)
+    assert weights_per_gpu(m, dep).total == pytest.approx(70_553_698_304, rel=EXACT)
+
+
+def test_deepseek_v3_fp8_tp8_weights() -> None:
+    # Per-GPU bytes with TP 8, FP8 linear layers, BF16 embeddings (counts from test_models):
+    #   attention   61 * 187,107,328 / 8                    =  1,426,693,376
+    #   dense MLP   3 * 396,361,728 / 8                     =    148,635,648
+    #   shared exp. 58 * 44,040,192 / 8                     =    319,291,392
+    #   routed      58 * 256 * 44,040,192 / 8               = 81,738,596,352
+    #   embeddings  2 * 926,679,040 * 2 bytes / 8           =    463,339,520
+    #   other       61 * (2*7168 + 7168*256) * 2 bytes      =    225,619,968
+    #   total                                               = 84,322,176,256
+    # (more than 0.9 x 80 GiB = 77.3e9: V3 does not fit one 8 x H100 node, as is well known)
+    m = load_model("deepseek-ai/DeepSeek-V3")
+    dep = Deployment(gpus=8, tp=8, weight_dtype=DType.FP8)
+    validate_deployment(dep, m)
+    w = weights_per_gpu(m, dep)
+    assert w.routed_experts == pytest.approx(81_738_596_352, rel=EXACT)
+    assert w.total == pytest.approx(84_322_176_256, rel=EXACT)
+    assert w.total > 0.9 * 80 * 2**30
+
+
 def test_gpt_oss_120b_mxfp4_experts_bf16_attention() -> None:
     # gpt-oss-120b: MXFP4 only on the MoE experts (config modules_to_not_convert), 4.25 bits.
     # expert: 3*2880*2880 + 2*2880 (gate/up bias) + 2880 (down bias) = 24,891,840
@@ -147,6 +177,7 @@ def test_gpt_oss_120b_mxfp4_experts_bf16_attention() -> None:
     (4, 2 * 2 * 128 * 2),   # 2 heads per rank: 1024
     (8, 2 * 1 * 128 * 2),   # 1 head per rank: 512
     (16, 2 * 1 * 128 * 2),  # TP 16 > 8 KV heads: each rank keeps a replica of one head: 512
+    (32, 2 * 1 * 128 * 2),  # still one replicated head per rank
 ])
 def test_gqa_kv_bytes_per_token_layer(tp: int, expected: float) -> None:
     m = load_model("meta-llama/Llama-3.1-70B")

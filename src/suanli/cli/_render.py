@@ -174,9 +174,22 @@ def breakdown_table(decode: Mapping[str, float], prefill: Mapping[str, float]) -
 
 # --- validate ------------------------------------------------------------------------------
 
-def validation(console: Console, report: ValidationReport) -> None:
+def validation(console: Console, report: ValidationReport, *, summary_only: bool = False) -> None:
     ok = [c for c in report.cases if c.status == "ok"]
     skipped = [c for c in report.cases if c.status != "ok"]
+    if not summary_only:
+        _validation_cases(console, ok)
+    if skipped:  # never hidden, even in the summary view
+        stable = Table(title=f"Skipped cases ({len(skipped)})", title_justify="left", style="yellow")
+        for name in ("line", "case_id", "reason"):
+            stable.add_column(name, overflow="fold")
+        for c in skipped:
+            stable.add_row(str(c.line), _escape(c.case_id), _escape(c.reason))
+        console.print(stable)
+    _validation_summary(console, report)
+
+
+def _validation_cases(console: Console, ok: list[Any]) -> None:
     table = Table(title=f"Predicted cases ({len(ok)})", title_justify="left")
     for name, justify in (("case_id", "left"), ("hardware", "left"), ("metric", "left"),
                           ("measured", "right"), ("predicted", "right"), ("pred/meas", "right"), ("APE", "right")):
@@ -190,14 +203,8 @@ def validation(console: Console, report: ValidationReport) -> None:
                       num(c.predicted, 1), ratio, ape)
     console.print(table)
 
-    if skipped:
-        stable = Table(title=f"Skipped cases ({len(skipped)})", title_justify="left", style="yellow")
-        for name in ("line", "case_id", "reason"):
-            stable.add_column(name, overflow="fold")
-        for c in skipped:
-            stable.add_row(str(c.line), _escape(c.case_id), _escape(c.reason))
-        console.print(stable)
 
+def _validation_summary(console: Console, report: ValidationReport) -> None:
     s = report.summary
     console.print(f"[bold]{s['predicted']} of {s['cases']} cases predicted "
                   f"({pct(s['predicted_share'])}), {s['skipped']} skipped[/]")

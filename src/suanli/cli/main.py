@@ -128,6 +128,8 @@ def validate(
     cases: Annotated[Path, typer.Option("--cases", metavar="FILE",
                                         help="Validation-case CSV (schema of shared/validation/README).")],
     hardware_file: HardwareFileOpt = None,
+    summary_only: Annotated[bool, typer.Option("--summary-only",
+                                               help="Skip the per-case table (skipped cases are still listed).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Predict every case of a validation file and compare with the measurements (APE)."""
@@ -150,7 +152,7 @@ def validate(
     if as_json:
         _render.print_json(report.to_dict())
     else:
-        _render.validation(_render.stdout_console(), report)
+        _render.validation(_render.stdout_console(), report, summary_only=summary_only)
 
 
 # --- hardware -------------------------------------------------------------------------------
@@ -288,3 +290,7 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# commands defined in sibling modules register themselves on `app`
+from suanli.cli import search_cmds  # noqa: E402,F401

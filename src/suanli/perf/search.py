@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from suanli.errors import InvalidInput
 from suanli.perf.efficiency import Efficiency
 from suanli.perf.hardware import HwParams
 from suanli.perf.layout import Layout, layouts
@@ -35,7 +36,6 @@ from suanli.perf.step import StepLoad
 from suanli.specs.deployment import Deployment, validate_deployment
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec
-from suanli.errors import InvalidInput
 
 BATCHES = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048],
                    dtype=float)
@@ -150,94 +150,84 @@ def evaluate_aggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Effic
     return Evaluated(columns=cols).mask(valid.reshape(-1))
 
 
-def _kv_transfer_time(model: ModelSpec, space: Space, hw: HwParams, isl: float, same_node: np.ndarray,
-                      eff: Efficiency) -> np.ndarray:
-    """Seconds to move one prompt's KV cache from a prefill to a decode instance:
-    every accelerator of the prefill instance sends its shard in parallel."""
-    per_gpu = np.asarray(kv_bytes_per_sequence(model, space.lay, isl))
-    bw = np.where(same_node, hw.link_bw, hw.scaleout_bw) * eff.comm
-    lat = np.where(same_node, hw.link_latency_s, hw.scaleout_latency_s)
-    return lat + per_gpu / bw
-
-
 def evaluate_disaggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Efficiency, *, isl: float,
                            osl: float, max_gpus: int, batches: np.ndarray = BATCHES,
-                           max_workers: int = 8) -> Evaluated:
-    """xPyD combinations (x prefill, y decode instances, each from ``space``)
-    within ``max_gpus``; same precisions on both sides."""
+                           workers: Sequence[int] = (1, 2, 3, 4, 6, 8)) -> Evaluated:
+    """xPyD combinations (``x`` prefill, ``y`` decode instances, each a layout
+    of ``space``) within ``max_gpus``, same precisions on both sides.
+
+    Prefill instances batch prompts up to the token budget; only prefill
+    layouts on the Pareto front of (requests/s per GPU, single-prompt latency)
+    are paired, since a dominated prefill layout never gives a better pair.
+    One prompt's KV cache (each prefill accelerator's shard in parallel) moves
+    over the scale-up link when the pair fits in one node, else over the
+    scale-out NIC."""
     e = Engine(model=model, lay=space.lay, hw=hw, eff=eff, isl=isl, osl=osl)
     plan, one = e.plans()
     fits = np.asarray(one.fits, dtype=bool)
-    gp_all = np.asarray(space.lay.instance_gpus)
-    # prefill side: prompts batched up to the token budget
+    gp_all = np.asarray(space.lay.instance_gpus, dtype=float)
     seqs = max(1.0, eff.limits.max_batched_tokens / isl)
-    t_pf_batch = np.asarray(e.prefill_time(0.0, seqs))
-    r_p = seqs / t_pf_batch                               # requests/s of one prefill instance
-    t_pf_one = np.asarray(e.prefill_time(0.0, 1.0))       # one prompt alone (TTFT)
-    # decode side: pure decode steps at context isl + osl/2
+    r_p = seqs / np.asarray(e.prefill_time(0.0, seqs))       # requests/s of one prefill instance
+    t_pf_one = np.asarray(e.prefill_time(0.0, 1.0))          # one prompt alone
+    kv_shard = np.asarray(kv_bytes_per_sequence(model, space.lay, isl), dtype=float)
     cap = np.asarray(e.batch_cap(plan))
     ex = Engine(model=model, lay=space.lay.expand(), hw=hw, eff=eff, isl=isl, osl=osl)
     b = np.broadcast_to(batches, (space.size, len(batches)))
-    t_dec = ex.t(StepLoad(n_dec=b, ctx_dec=isl + osl / 2.0))
-    r_d = b / (osl * t_dec)                               # requests/s of one decode instance
+    t_dec = ex.t(StepLoad(n_dec=b, ctx_dec=isl + osl / 2.0))  # pure decode steps
+    r_d = b / (osl * t_dec)                                    # requests/s of one decode instance
     ok_d = fits[:, None] & (b <= cap[:, None] + 1e-9)
+    key = np.array([f"{w.value}/{k.value}" for w, k in zip(space.weight, space.kv)], dtype=object)
 
     parts = []
-    # pair prefill and decode layouts with identical precisions
-    key = [(w, k) for w, k in zip(space.weight, space.kv)]
-    for i in range(space.size):
-        if not fits[i]:
-            continue
-        same = np.array([key[j] == key[i] for j in range(space.size)])
-        js = np.nonzero(same & fits)[0]
-        for x, y in product(range(1, max_workers + 1), repeat=2):
-            gpus = x * gp_all[i] + y * gp_all[js]
-            sel = gpus <= max_gpus
-            if not sel.any():
-                continue
-            jj = js[sel]
-            g_tot = gpus[sel]
-            same_node = g_tot <= hw.node_size
-            kv_t = _kv_transfer_time(model, space, hw, isl, same_node, eff)[i] if np.ndim(same_node) == 0 else \
-                _kv_transfer_time(model, space, hw, isl, same_node, eff).take(np.full(len(jj), i))
-            rate = np.minimum(x * r_p[i], y * r_d[jj])                  # (len(jj), G)
-            ttft = eff.request_overhead_s + t_pf_one[i] + kv_t[:, None] + 0.5 * t_dec[jj]
-            out = rate * osl / g_tot[:, None]
-            valid = ok_d[jj]
-            n, g = rate.shape
-            rep = lambda a: np.repeat(np.asarray(a), g)  # noqa: E731
-            cols = {
-                "arch": np.full(n * g, "disagg", dtype=object), "gpus": rep(g_tot),
-                "tp": rep(space.lay.tp[jj]), "pp": rep(space.lay.pp[jj]), "ep": rep(space.lay.ep[jj]),
-                "dp_attention": rep(space.lay.dp_attention[jj]),
-                "weight_dtype": np.full(n * g, space.weight[i].value, dtype=object),
-                "kv_dtype": np.full(n * g, space.kv[i].value, dtype=object),
-                "prefill_gpus": np.full(n * g, float(gp_all[i])), "decode_gpus": rep(gp_all[jj]),
-                "x_prefill": np.full(n * g, float(x)), "y_decode": np.full(n * g, float(y)),
-                "batch": b[jj].reshape(-1), "concurrency": (b[jj] * y).reshape(-1),
-                "ttft_s": ttft.reshape(-1), "tpot_s": t_dec[jj].reshape(-1),
-                "output_tok_s_per_gpu": out.reshape(-1), "req_s_per_unit": rate.reshape(-1),
-            }
-            cols["tok_s_per_user"] = 1.0 / cols["tpot_s"]
-            parts.append(Evaluated(columns=cols).mask(valid.reshape(-1)))
+    for kind in np.unique(key[fits]):
+        idx = np.nonzero((key == kind) & fits)[0]
+        front = idx[pareto_front(r_p[idx] / gp_all[idx], -t_pf_one[idx])]
+        for i in front:
+            for x, y in product(workers, repeat=2):
+                g_tot = x * gp_all[i] + y * gp_all[idx]
+                sel = g_tot <= max_gpus
+                if not sel.any():
+                    continue
+                jj, g_tot = idx[sel], g_tot[sel]
+                same_node = g_tot <= hw.node_size
+                bw = np.where(same_node, hw.link_bw, hw.scaleout_bw) * eff.comm
+                lat = np.where(same_node, hw.link_latency_s, hw.link_latency_s + hw.scaleout_latency_s)
+                kv_t = lat + kv_shard[i] / bw
+                rate = np.minimum(x * r_p[i], y * r_d[jj])                  # (len(jj), G)
+                ttft = eff.request_overhead_s + t_pf_one[i] + kv_t[:, None] + 0.5 * t_dec[jj]
+                out = rate * osl / g_tot[:, None]
+                n, g = rate.shape
+                rep = lambda a: np.repeat(np.asarray(a), g)  # noqa: E731
+                cols = {
+                    "arch": np.full(n * g, "disagg", dtype=object), "gpus": rep(g_tot),
+                    "tp": rep(space.lay.tp[jj]), "pp": rep(space.lay.pp[jj]), "ep": rep(space.lay.ep[jj]),
+                    "dp_attention": rep(space.lay.dp_attention[jj]),
+                    "weight_dtype": np.full(n * g, space.weight[i].value, dtype=object),
+                    "kv_dtype": np.full(n * g, space.kv[i].value, dtype=object),
+                    "prefill_gpus": np.full(n * g, gp_all[i]), "decode_gpus": rep(gp_all[jj]),
+                    "x_prefill": np.full(n * g, float(x)), "y_decode": np.full(n * g, float(y)),
+                    "batch": b[jj].reshape(-1), "concurrency": (b[jj] * y).reshape(-1),
+                    "ttft_s": ttft.reshape(-1), "tpot_s": t_dec[jj].reshape(-1),
+                    "output_tok_s_per_gpu": out.reshape(-1), "req_s_per_unit": rate.reshape(-1),
+                }
+                cols["tok_s_per_user"] = 1.0 / cols["tpot_s"]
+                parts.append(Evaluated(columns=cols).mask(ok_d[jj].reshape(-1)))
     return Evaluated.concat(parts)
 
 
 def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Indices of points not dominated when both ``x`` and ``y`` are maximised,
-    sorted by ``x``."""
+    """Indices of the points not dominated when both ``x`` and ``y`` are
+    maximised, sorted by ascending ``x`` (vectorised: a running maximum of
+    ``y`` over points sorted by descending ``x``)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) == 0:
         return np.zeros(0, dtype=int)
-    order = np.lexsort((-y, -x))          # x descending, then y descending
-    best = -np.inf
-    keep = []
-    for i in order:
-        if y[i] > best:
-            keep.append(i)
-            best = y[i]
-    return np.array(sorted(keep, key=lambda i: x[i]), dtype=int)
+    order = np.lexsort((-y, -x))          # x descending, ties: y descending
+    ys = y[order]
+    best_before = np.concatenate([[-np.inf], np.maximum.accumulate(ys)[:-1]])
+    keep = order[ys > best_before]
+    return keep[np.argsort(x[keep], kind="stable")]
 
 
 __all__ = ["BATCHES", "Space", "Evaluated", "enumerate_space", "evaluate_aggregated", "evaluate_disaggregated",
            "pareto_front"]
-_ = Any

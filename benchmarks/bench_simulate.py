@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Speed of the request-level simulator: simulated requests per second on one core.
+
+    python benchmarks/bench_simulate.py [--n 20000] [--repeat 3]
+
+Target (issue: serving simulator): >= 50,000 simulated requests/s on one core
+for typical workloads.  The step table is built once per workload (timed
+separately); the figure is requests / wall time of ``simulate`` alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from suanli.app.calibration import load_calibration  # noqa: E402
+from suanli.app.predict import predict  # noqa: E402
+from suanli.perf.hardware import hw_params  # noqa: E402
+from suanli.perf.layout import layout_of  # noqa: E402
+from suanli.perf.serving import Engine  # noqa: E402
+from suanli.perf.simulate import sim_config, simulate, step_table  # noqa: E402
+from suanli.perf.workload import Requests, fixed, lognormal, poisson_arrivals  # noqa: E402
+from suanli.specs.accelerator import load_hardware  # noqa: E402
+from suanli.specs.deployment import Deployment  # noqa: E402
+from suanli.specs.dtypes import DType  # noqa: E402
+from suanli.specs.model import load_model  # noqa: E402
+from suanli.specs.system import load_systems  # noqa: E402
+
+
+def engine_for(model: str, hardware: str, isl: float, osl: float, **kw: object) -> tuple[Engine, float]:
+    """The Engine ``predict`` builds for this case, and its offline capacity (requests/s per instance)."""
+    pred = predict(model, hardware, isl=isl, osl=osl, **kw)  # type: ignore[arg-type]
+    acc = load_hardware().get(hardware)
+    spec = load_model(model)
+    wdt, kdt = DType.parse(pred.weight_dtype), DType.parse(pred.kv_dtype)
+    sysobj = load_systems().get(pred.system)
+    node = sysobj.gpus if sysobj.gpus and sysobj.gpus >= 1 else None
+    hw, _ = hw_params(acc, wdt, scaleout_bw=sysobj.scaleout_bw, node_size=node)
+    eff = load_calibration().efficiency_for(acc, pred.engine, mode=pred.mode if pred.mode == "roofline"
+                                            else "calibrated")
+    dep = Deployment(gpus=pred.gpus, tp=pred.tp, pp=pred.pp, ep=pred.ep, dp_attention=pred.dp_attention,
+                     weight_dtype=wdt, kv_dtype=kdt, engine=pred.engine)
+    lay = layout_of(spec, dep, hw.peak_gemm, hw.peak_attn)
+    capacity = pred.output_tok_s_per_gpu * pred.gpus / pred.replicas / osl
+    return Engine(model=spec, lay=lay, hw=hw, eff=eff, isl=float(isl), osl=float(osl)), capacity
+
+
+WORKLOADS = [
+    # (label, model, hardware, isl, osl, load as a share of offline capacity, length law)
+    ("Qwen3-32B H20 fixed 1000/200 @70%", "Qwen/Qwen3-32B", "H20", 1000, 200, 0.7, "fixed"),
+    ("Qwen3-32B H20 lognormal 1000/200 @90%", "Qwen/Qwen3-32B", "H20", 1000, 200, 0.9, "lognormal"),
+    ("Qwen3-8B H100 fixed 2000/500 @50%", "Qwen/Qwen3-8B", "H100", 2000, 500, 0.5, "fixed"),
+    ("Qwen3-32B H20 fixed 1000/200 @120% (overload)", "Qwen/Qwen3-32B", "H20", 1000, 200, 1.2, "fixed"),
+]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=20000, help="requests per workload")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per workload (best is reported)")
+    args = ap.parse_args()
+    print(f"{'workload':48s} {'table ms':>9s} {'sim s':>7s} {'req/s':>10s} {'steps':>9s} {'preempt':>8s}"
+          f" {'TTFT p50 ms':>11s} {'TPOT p50 ms':>11s}")
+    for label, model, hardware, isl, osl, load, law in WORKLOADS:
+        eng, capacity = engine_for(model, hardware, isl, osl)
+        cfg = sim_config(eng)
+        t0 = time.perf_counter()
+        table = step_table(eng, cfg.max_seqs, cfg.max_batched_tokens)
+        t_table = time.perf_counter() - t0
+        rng = np.random.default_rng(0)
+        arrivals = poisson_arrivals(load * capacity, args.n, rng)
+        if law == "fixed":
+            reqs = Requests(arrival_s=arrivals, isl=fixed(args.n, isl), osl=fixed(args.n, osl))
+        else:
+            reqs = Requests(arrival_s=arrivals, isl=lognormal(args.n, isl, 0.6, rng),
+                            osl=lognormal(args.n, osl, 0.6, rng))
+        best = float("inf")
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            res = simulate(reqs, table, cfg)
+            best = min(best, time.perf_counter() - t0)
+        s = res.summary()
+        print(f"{label:48s} {t_table * 1e3:9.1f} {best:7.3f} {args.n / best:10,.0f} {res.steps:9,d} "
+              f"{res.preemptions:8d} {s['ttft_s']['p50'] * 1e3:11.1f} {s['tpot_s']['p50'] * 1e3:11.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

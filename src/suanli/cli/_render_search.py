@@ -1,0 +1,83 @@
+"""Rich rendering of compare / pareto results."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.table import Table
+
+from suanli.cli._render import DASH, num, print_json, stdout_console
+
+__all__ = ["comparison", "frontiers", "frontier_dict", "print_json"]
+
+
+def _flag(hw: str, unverified: bool) -> str:
+    return f"{hw} [yellow](unverified specs)[/]" if unverified else hw
+
+
+def comparison(res: Any, plot: Path | None) -> None:
+    con = stdout_console()
+    sla = []
+    if res.ttft_ms is not None:
+        sla.append(f"TTFT ≤ {res.ttft_ms:g} ms")
+    if res.tpot_ms is not None:
+        sla.append(f"TPOT ≤ {res.tpot_ms:g} ms")
+    con.print(f"[bold]{res.model}[/], {res.isl:g} in / {res.osl:g} out, engine profile {res.engine}"
+              + (f", targets {', '.join(sla)}" if sla else ", no latency targets")
+              + (f", {res.request_rate:g} req/s" if res.request_rate else ""))
+    t = Table(title="Best deployment per chip (ranked by output tokens/s per GPU)", title_justify="left")
+    cols = ["#", "chip", "deployment", "tok/s/GPU", "tok/s/user", "TTFT ms", "TPOT ms"]
+    if res.request_rate:
+        cols += ["GPUs", "servers"]
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("chip", "deployment") else "right", overflow="fold")
+    rank = 0
+    for c in res.chips:
+        if c.feasible:
+            rank += 1
+            row = [str(rank), _flag(c.hardware, c.unverified), c.config.get("description", ""),
+                   num(c.output_tok_s_per_gpu, 0), num(c.tok_s_per_user, 1), num(c.ttft_ms, 0), num(c.tpot_ms, 1)]
+            if res.request_rate:
+                row += [str(c.gpus_needed), str(c.servers_needed)]
+        else:
+            why = f"[red]{c.reason}[/]"
+            if c.closest:
+                why += (f" — closest: {c.closest['description']}, TTFT {c.closest['ttft_ms']:.0f} ms, "
+                        f"TPOT {c.closest['tpot_ms']:.1f} ms")
+            row = ["–", _flag(c.hardware, c.unverified), why, DASH, DASH, DASH, DASH]
+            if res.request_rate:
+                row += [DASH, DASH]
+        t.add_row(*row)
+    con.print(t)
+    modes = sorted({f"{c.hardware}: {c.mode}" for c in res.chips if c.mode and c.mode != "calibrated"})
+    con.print("[dim]Predictions: calibrated roofline per op (see `suanli validate`); "
+              "P10–P90 band per chip in --json.[/]")
+    for m in modes:
+        con.print(f"[yellow]{m}[/]")
+    if plot:
+        con.print(f"chart: {plot}")
+
+
+def frontier_dict(f: Any) -> dict[str, Any]:
+    d = asdict(f)
+    d["points"] = list(d["points"])
+    return d
+
+
+def frontiers(fronts: Sequence[Any], plot: Path | None) -> None:
+    con = stdout_console()
+    for f in fronts:
+        if f.error or not f.points:
+            con.print(f"[red]{f.hardware}: {f.error or 'no feasible configuration'}[/]")
+            continue
+        t = Table(title=f"{_flag(f.hardware, f.unverified)} — frontier", title_justify="left")
+        for c in ("tok/s/user", "tok/s/GPU", "TTFT ms", "TPOT ms", "deployment"):
+            t.add_column(c, justify="left" if c == "deployment" else "right", overflow="fold")
+        for p in f.points:
+            t.add_row(num(p["tok_s_per_user"], 1), num(p["output_tok_s_per_gpu"], 0), num(p["ttft_s"] * 1e3, 0),
+                      num(p["tpot_s"] * 1e3, 1), p["description"])
+        con.print(t)
+    if plot:
+        con.print(f"chart: {plot}")

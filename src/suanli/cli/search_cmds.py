@@ -1,0 +1,147 @@
+"""``suanli compare | pareto | sweep``: deployment search across chips."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Callable, Iterator, Optional
+
+import typer
+
+from suanli.cli.main import HardwareFileOpt, JsonOpt, app
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help="Bundled model id or config.json path.")]
+IslOpt = Annotated[float, typer.Option(help="Input tokens per request.")]
+OslOpt = Annotated[float, typer.Option(help="Output tokens per request.")]
+HwListOpt = Annotated[Optional[str], typer.Option(
+    "--hardware", metavar="CHIPS", help="Comma-separated chips (default: buyable in China today + H100/H200).")]
+GpusOpt = Annotated[Optional[int], typer.Option("--gpus", help="Exactly this many GPUs per deployment unit.")]
+MaxGpusOpt = Annotated[Optional[int], typer.Option("--max-gpus", help="At most this many GPUs (default 8).")]
+EngineOpt = Annotated[str, typer.Option(help="vllm|sglang|trtllm|mindie|other (calibration profile).")]
+WeightOpt = Annotated[Optional[str], typer.Option("--weight-dtype", metavar="DTYPES",
+                                                  help="Comma-separated weight precisions to consider.")]
+KvOpt = Annotated[Optional[str], typer.Option("--kv-dtype", metavar="DTYPES",
+                                              help="Comma-separated KV-cache precisions to consider.")]
+DisaggOpt = Annotated[bool, typer.Option("--disagg/--no-disagg",
+                                         help="Also search disaggregated prefill/decode (xPyD).")]
+BackendOpt = Annotated[str, typer.Option(help="local (processes) | serial | ray.")]
+AddressOpt = Annotated[Optional[str], typer.Option(help="Ray cluster address for --backend ray (default: local Ray).")]
+PlotOpt = Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png|FILE.html", help="Save a chart.")]
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from suanli.cli import _render
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=_render.stderr_console(), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _common(model: str, hardware: str | None, isl: float, osl: float, gpus: int | None, max_gpus: int | None,
+            engine: str, weight_dtype: str | None, kv_dtype: str | None, disagg: bool, backend: str,
+            address: str | None, hardware_file: list[Path] | None) -> dict[str, Any]:
+    return dict(model=model, hardware=_split(hardware), isl=isl, osl=osl, gpus=gpus, max_gpus=max_gpus, engine=engine,
+                weight_dtypes=_split(weight_dtype), kv_dtypes=_split(kv_dtype), disagg=disagg, backend=backend,
+                address=address, hardware_files=[str(p) for p in hardware_file or []])
+
+
+@app.command()
+def compare(
+    model: ModelOpt, isl: IslOpt = 1024, osl: OslOpt = 256,
+    ttft_ms: Annotated[Optional[float], typer.Option("--ttft-ms", help="TTFT target, ms.")] = None,
+    tpot_ms: Annotated[Optional[float], typer.Option("--tpot-ms", help="TPOT target, ms.")] = None,
+    hardware: HwListOpt = None, gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None,
+    request_rate: Annotated[Optional[float], typer.Option(
+        "--request-rate", help="Requests/s to serve: GPUs and servers needed.")] = None,
+    engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None, disagg: DisaggOpt = True,
+    backend: BackendOpt = "local", address: AddressOpt = None, plot: PlotOpt = None,
+    hardware_file: HardwareFileOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Best deployment per chip under TTFT/TPOT targets, ranked by tokens/s per GPU."""
+    from suanli.app.compare import compare as run_compare
+    from suanli.cli import _render_search
+
+    kw = _common(model, hardware, isl, osl, gpus, max_gpus, engine, weight_dtype, kv_dtype, disagg, backend,
+                 address, hardware_file)
+    if plot is not None:
+        from suanli.viz.charts import _check
+        _check(plot)
+    with _progress("comparing chips") as progress:
+        res = run_compare(ttft_ms=ttft_ms, tpot_ms=tpot_ms, request_rate=request_rate, progress=progress, **kw)
+    if plot is not None:
+        from suanli.viz.charts import frontier_chart
+        fronts = res.frontiers
+        best = {c.hardware: (c.tok_s_per_user, c.output_tok_s_per_gpu) for c in res.chips if c.feasible}
+        frontier_chart(fronts, plot, title=_title(res.model, isl, osl, ttft_ms, tpot_ms), best=best)
+    if as_json:
+        _render_search.print_json(res.to_dict())
+    else:
+        _render_search.comparison(res, plot)
+
+
+def _title(model: str, isl: float, osl: float, ttft: float | None = None, tpot: float | None = None) -> str:
+    sla = ", ".join(x for x in (f"TTFT ≤ {ttft:g} ms" if ttft else "", f"TPOT ≤ {tpot:g} ms" if tpot else "") if x)
+    return f"{model}, {isl:g} in / {osl:g} out" + (f" ({sla})" if sla else "") + " — suanli calibrated predictions"
+
+
+@app.command()
+def pareto(
+    model: ModelOpt, isl: IslOpt = 1024, osl: OslOpt = 256, hardware: HwListOpt = None, gpus: GpusOpt = None,
+    max_gpus: MaxGpusOpt = None, engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None,
+    disagg: DisaggOpt = True, backend: BackendOpt = "local", address: AddressOpt = None, plot: PlotOpt = None,
+    hardware_file: HardwareFileOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Throughput per GPU vs tokens/s per user frontier per chip (table and chart)."""
+    from suanli.app.compare import pareto as run_pareto
+    from suanli.cli import _render_search
+
+    kw = _common(model, hardware, isl, osl, gpus, max_gpus, engine, weight_dtype, kv_dtype, disagg, backend,
+                 address, hardware_file)
+    if plot is not None:
+        from suanli.viz.charts import _check
+        _check(plot)
+    with _progress("searching") as progress:
+        fronts = run_pareto(progress=progress, **kw)
+    if plot is not None:
+        from suanli.specs.model import load_model
+        from suanli.viz.charts import frontier_chart
+        frontier_chart(fronts, plot, title=_title(load_model(model).id, isl, osl))
+    if as_json:
+        _render_search.print_json({"model": model, "isl": isl, "osl": osl,
+                                   "frontiers": [_render_search.frontier_dict(f) for f in fronts]})
+    else:
+        _render_search.frontiers(fronts, plot)
+
+
+@app.command()
+def sweep(
+    model: ModelOpt,
+    out: Annotated[Path, typer.Option("--out", metavar="FILE.parquet|FILE.csv", help="Where to write every row.")],
+    isl: IslOpt = 1024, osl: OslOpt = 256, hardware: HwListOpt = None, gpus: GpusOpt = None,
+    max_gpus: MaxGpusOpt = None, engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None,
+    disagg: DisaggOpt = True, backend: BackendOpt = "local", address: AddressOpt = None,
+    hardware_file: HardwareFileOpt = None,
+) -> None:
+    """Every evaluated configuration of every chip, written to a Parquet or CSV file."""
+    from suanli.app.compare import sweep as run_sweep
+    from suanli.cli._export import check_table_path, write_table
+
+    check_table_path(out)
+    kw = _common(model, hardware, isl, osl, gpus, max_gpus, engine, weight_dtype, kv_dtype, disagg, backend,
+                 address, hardware_file)
+    with _progress("sweeping") as progress:
+        cols = run_sweep(progress=progress, **kw)
+    n = write_table(cols, out)
+    typer.echo(f"wrote {n:,} configurations to {out}")

@@ -1,0 +1,1 @@
+"""Charts (an interface layer: draws result objects, models nothing)."""

@@ -1,0 +1,68 @@
+"""Throughput-vs-interactivity charts as PNG (matplotlib, Agg backend) or
+self-contained interactive HTML (Plotly with its JavaScript embedded: no CDN,
+works offline).  The output format follows the file suffix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from suanli.errors import InvalidInput
+
+SUFFIXES = (".png", ".html")
+
+
+def _check(path: str | Path) -> Path:
+    p = Path(path)
+    if p.suffix.lower() not in SUFFIXES:
+        raise InvalidInput(f"plot file must end in .png or .html, got {p.name!r}", field="plot")
+    if not p.parent.exists():
+        raise InvalidInput(f"directory for the plot does not exist: {p.parent}", field="plot")
+    return p
+
+
+def _label(hw: str, unverified: bool) -> str:
+    return f"{hw} (unverified specs)" if unverified else hw
+
+
+def frontier_chart(frontiers: Sequence[Any], path: str | Path, *, title: str,
+                   best: dict[str, tuple[float, float]] | None = None) -> Path:
+    """One line per chip: output tokens/s per GPU (y) against tokens/s per user
+    (x); ``best`` marks a chosen point per chip (e.g. compare's pick)."""
+    p = _check(path)
+    series = [(_label(f.hardware, f.unverified), [pt["tok_s_per_user"] for pt in f.points],
+               [pt["output_tok_s_per_gpu"] for pt in f.points],
+               [pt.get("description", "") for pt in f.points], f.hardware) for f in frontiers if f.points]
+    if p.suffix.lower() == ".png":
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(9, 5.5), dpi=120)
+        for label, x, y, _, hw in series:
+            line, = ax.plot(x, y, marker="o", ms=3, label=label)
+            if best and hw in best:
+                ax.plot(*best[hw], marker="*", ms=14, color=line.get_color(), mec="black")
+        ax.set_xlabel("tokens/s per user (1 / TPOT)")
+        ax.set_ylabel("output tokens/s per GPU")
+        ax.set_title(title, fontsize=10)
+        ax.set_xscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(p)
+        plt.close(fig)
+        return p
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for label, x, y, text, hw in series:
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=label, text=text,
+                                 hovertemplate="%{text}<br>%{x:.1f} tok/s/user<br>%{y:.0f} tok/s/GPU"))
+        if best and hw in best:
+            fig.add_trace(go.Scatter(x=[best[hw][0]], y=[best[hw][1]], mode="markers", showlegend=False,
+                                     marker=dict(symbol="star", size=16, line=dict(width=1)), name=f"{hw} best"))
+    fig.update_layout(title=title, xaxis_title="tokens/s per user (1 / TPOT)", xaxis_type="log",
+                      yaxis_title="output tokens/s per GPU", template="plotly_white")
+    fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+    return p
