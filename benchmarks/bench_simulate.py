@@ -43,8 +43,7 @@ def engine_for(model: str, hardware: str, isl: float, osl: float, **kw: object) 
     sysobj = load_systems().get(pred.system)
     node = sysobj.gpus if sysobj.gpus and sysobj.gpus >= 1 else None
     hw, _ = hw_params(acc, wdt, scaleout_bw=sysobj.scaleout_bw, node_size=node)
-    eff = load_calibration().efficiency_for(acc, pred.engine, mode=pred.mode if pred.mode == "roofline"
-                                            else "calibrated")
+    eff = load_calibration().efficiency_for(acc, pred.engine, mode="calibrated")   # as predict() does
     dep = Deployment(gpus=pred.gpus, tp=pred.tp, pp=pred.pp, ep=pred.ep, dp_attention=pred.dp_attention,
                      weight_dtype=wdt, kv_dtype=kdt, engine=pred.engine)
     lay = layout_of(spec, dep, hw.peak_gemm, hw.peak_attn)
@@ -54,9 +53,11 @@ def engine_for(model: str, hardware: str, isl: float, osl: float, **kw: object) 
 
 WORKLOADS = [
     # (label, model, hardware, isl, osl, load as a share of offline capacity, length law)
+    ("Qwen3-32B H20 fixed 1000/200 @50%", "Qwen/Qwen3-32B", "H20", 1000, 200, 0.5, "fixed"),
     ("Qwen3-32B H20 fixed 1000/200 @70%", "Qwen/Qwen3-32B", "H20", 1000, 200, 0.7, "fixed"),
-    ("Qwen3-32B H20 lognormal 1000/200 @90%", "Qwen/Qwen3-32B", "H20", 1000, 200, 0.9, "lognormal"),
-    ("Qwen3-8B H100 fixed 2000/500 @50%", "Qwen/Qwen3-8B", "H100", 2000, 500, 0.5, "fixed"),
+    ("Qwen3-32B H20 lognormal 1000/200 @70%", "Qwen/Qwen3-32B", "H20", 1000, 200, 0.7, "lognormal"),
+    ("Qwen3-8B H100 fixed 1000/200 @30%", "Qwen/Qwen3-8B", "H100", 1000, 200, 0.3, "fixed"),
+    ("Qwen3-8B H100 lognormal 2000/500 @50%", "Qwen/Qwen3-8B", "H100", 2000, 500, 0.5, "lognormal"),
     ("Qwen3-32B H20 fixed 1000/200 @120% (overload)", "Qwen/Qwen3-32B", "H20", 1000, 200, 1.2, "fixed"),
 ]
 

@@ -135,20 +135,24 @@ def test_llama_3_1_70b_weights_pp2_hold_half_the_layers_and_one_embedding() -> N
 
 def test_deepseek_v3_fp8_tp8_weights() -> None:
     # Per-GPU bytes with TP 8, FP8 linear layers, BF16 embeddings (counts from test_models):
-    #   attention   61 * 187,107,328 / 8                    =  1,426,693,376
+    #   attention   MLA down-projections are replicated on every TP rank (vLLM/SGLang):
+    #               q_a 7168*1536 + 1536 norm = 11,011,584; kv_a 7168*576 + 512 norm = 4,129,280
+    #               -> 15,140,864 replicated; the other 171,966,464 split 8 ways = 21,495,808
+    #               61 * (15,140,864 + 21,495,808)          =  2,234,836,992
     #   dense MLP   3 * 396,361,728 / 8                     =    148,635,648
     #   shared exp. 58 * 44,040,192 / 8                     =    319,291,392
     #   routed      58 * 256 * 44,040,192 / 8               = 81,738,596,352
     #   embeddings  2 * 926,679,040 * 2 bytes / 8           =    463,339,520
     #   other       61 * (2*7168 + 7168*256) * 2 bytes      =    225,619,968
-    #   total                                               = 84,322,176,256
+    #   total                                               = 85,130,319,872
     # (more than 0.9 x 80 GiB = 77.3e9: V3 does not fit one 8 x H100 node, as is well known)
     m = load_model("deepseek-ai/DeepSeek-V3")
     dep = Deployment(gpus=8, tp=8, weight_dtype=DType.FP8)
     validate_deployment(dep, m)
     w = weights_per_gpu(m, dep)
     assert w.routed_experts == pytest.approx(81_738_596_352, rel=EXACT)
-    assert w.total == pytest.approx(84_322_176_256, rel=EXACT)
+    assert w.attention == pytest.approx(2_234_836_992, rel=EXACT)
+    assert w.total == pytest.approx(85_130_319_872, rel=EXACT)
     assert w.total > 0.9 * 80 * 2**30
 
 

@@ -196,32 +196,12 @@ def hardware_show(
 # --- models ---------------------------------------------------------------------------------
 
 def _model_details(name: str) -> dict[str, Any]:
+    from suanli.app.catalogs import model_details
     from suanli.cli._render import model_info
-    from suanli.perf.memory import kv_bytes_per_sequence, weights_per_gpu
-    from suanli.specs.deployment import Deployment
-    from suanli.specs.dtypes import DType
     from suanli.specs.model import load_model
 
     spec = load_model(name)
-    one = Deployment(gpus=1, weight_dtype=DType.parse(spec.native_weight_dtype))
-    extra: dict[str, Any] = {
-        "vocab_size": spec.vocab_size, "intermediate_size": spec.intermediate_size,
-        "moe_intermediate_size": spec.moe_intermediate_size, "shared_experts": spec.num_shared_experts,
-        "dense_layers": spec.num_dense_layers if spec.is_moe else spec.num_layers,
-        "sliding_window": spec.sliding_window, "sliding_layers": spec.num_sliding_layers,
-        "max_position_embeddings": spec.max_position_embeddings,
-        "params_expert_total_b": round(spec.params_expert_total / 1e9, 3),
-        "kv_elements_per_token_per_layer": spec.kv_elements_per_token_per_layer,
-        "kv_elements_per_token": spec.kv_elements_per_token_per_layer * spec.num_layers,
-        # one sequence of one token on one accelerator: bytes a token adds to the KV cache
-        "kv_bytes_per_token_bf16": kv_bytes_per_sequence(spec, one, 1),
-        "kv_bytes_per_token_fp8": kv_bytes_per_sequence(
-            spec, Deployment(gpus=1, weight_dtype=one.weight_dtype, kv_dtype=DType.FP8), 1),
-        "weights_gb_native": round(weights_per_gpu(spec, one).total / 1e9, 3),
-    }
-    if spec.attention == "mla":
-        extra.update(kv_lora_rank=spec.kv_lora_rank, qk_rope_head_dim=spec.qk_rope_head_dim)
-    return model_info(spec, extra)
+    return model_info(spec, model_details(spec))
 
 
 @models_app.command("list")

@@ -50,7 +50,8 @@ class WeightSplit:
 
 def weights_per_gpu(model: ModelSpec, dep: Deployment | Layout) -> WeightSplit:
     """Weights on one accelerator.  Attention is split by the attention TP
-    width (replicated across attention-DP ranks); dense MLP and shared experts
+    width (replicated across attention-DP ranks; MLA down-projections are
+    replicated on every rank); dense MLP and shared experts
     by the TP group; routed experts across the MoE group (EP or TP);
     embeddings vocab-parallel by attention TP; layers by PP (the first stage
     holds the embedding, the last the LM head; we report the larger)."""
@@ -59,7 +60,8 @@ def weights_per_gpu(model: ModelSpec, dep: Deployment | Layout) -> WeightSplit:
     moe_layers = np.ceil(model.num_moe_layers / lay.pp)
     dense_layers = layers - moe_layers if model.is_moe else layers
     group = lay.moe_group
-    attn = layers * model.attn_params_per_layer * lay.lin_bytes / lay.attn_tp
+    rep = model.attn_replicated_params_per_layer
+    attn = layers * (rep + (model.attn_params_per_layer - rep) / lay.attn_tp) * lay.lin_bytes
     dense = dense_layers * model.dense_mlp_params * lay.lin_bytes / group
     shared = moe_layers * model.shared_expert_params * lay.lin_bytes / group
     routed = moe_layers * model.num_experts * model.expert_params * lay.exp_bytes / group

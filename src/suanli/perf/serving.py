@@ -208,9 +208,13 @@ def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Effici
             target = float(wl.request_rate) / replicas * osl   # output tokens/s one instance must emit
             b_arr, sat = e.server_batch(np.asarray([cap]), np.asarray([target]))
             b, saturated = _f(b_arr), bool(np.asarray(sat).reshape(-1)[0])
+            # a Poisson arrival sees the time-average b others (PASTA) and decodes with them:
+            # at least one sequence decodes, so light load never beats a lone request
+            # (a full batch already counts it)
+            dec = (min(b + 1.0, max(cap, b)), e.ctx_dec, b * isl / osl, b / osl)
         else:
             b = cap
-        dec = (b, e.ctx_dec, b * isl / osl, b / osl)
+            dec = (b, e.ctx_dec, b * isl / osl, b / osl)
     decoders = max(b - 1.0, 0.0)
 
     # 2. one call: [decode step, prompt step, decoders alone, isolated prefill]

@@ -95,9 +95,10 @@ def step_breakdown(model: ModelSpec, dep: Deployment | Layout, hw: HwParams, eff
     out: dict[str, Any] = {}
 
     # attention projections (q/kv down/up, o)
-    p_attn = model.attn_params_per_layer
-    out["attn_proj"] = L * _roof(2 * ta * p_attn / attn_tp, p_attn * lay.lin_bytes / attn_tp
-                                 + 2 * ta * h * ACT_BYTES, lay.peak_lin, bw, eff)
+    rep = model.attn_replicated_params_per_layer      # MLA down-projections: whole on every rank
+    p_attn = rep + (model.attn_params_per_layer - rep) / attn_tp
+    out["attn_proj"] = L * _roof(2 * ta * p_attn, p_attn * lay.lin_bytes + 2 * ta * h * ACT_BYTES,
+                                 lay.peak_lin, bw, eff)
 
     # attention core: decode reads the KV cache, prefill is quadratic compute
     kv_tok = kv_bytes_per_token_layer(model, lay)
@@ -126,8 +127,9 @@ def step_breakdown(model: ModelSpec, dep: Deployment | Layout, hw: HwParams, eff
     if model.is_moe:
         moe_layers = model.num_moe_layers
         p_sh = model.shared_expert_params
-        out["moe_shared"] = moe_layers * _roof(2 * tokens * p_sh / group, p_sh * lay.lin_bytes / group,
-                                               lay.peak_lin, bw, eff) if p_sh else zero
+        out["moe_shared"] = moe_layers * _roof(2 * tokens * p_sh / group, p_sh * lay.lin_bytes / group
+                                               + 3 * tokens * h * ACT_BYTES / group, lay.peak_lin, bw, eff) \
+            if p_sh else zero
         k, E = model.experts_per_token, model.num_experts
         touched = 1.0 - np.power(1.0 - k / E, tokens)      # expected share of experts hit by the batch
         exp_bytes = E * model.expert_params * lay.exp_bytes / group

@@ -133,6 +133,17 @@ class ModelSpec:
         return q + kv + o + bias + norm + sinks
 
     @property
+    def attn_replicated_params_per_layer(self) -> int:
+        """Attention weights every tensor-parallel rank holds whole: the MLA
+        down-projections (q_a, kv_a with their norms) are not split by TP in
+        vLLM / SGLang.  0 for GQA."""
+        if self.attention != "mla":
+            return 0
+        h = self.hidden_size
+        q = (h * self.q_lora_rank + self.q_lora_rank) if self.q_lora_rank else 0
+        return q + h * (self.kv_lora_rank + self.qk_rope_head_dim) + self.kv_lora_rank
+
+    @property
     def dense_mlp_params(self) -> int:
         """Gated (SwiGLU) MLP: gate, up and down projections."""
         return 3 * self.hidden_size * self.intermediate_size
