@@ -122,7 +122,7 @@ def search_chip(spec: SearchSpec) -> dict[str, Any]:
                                             max_gpus=spec.max_gpus))
     table = Evaluated.concat(parts)
     return {"hardware": acc.id, "name": acc.name, "unverified": acc.unverified, "status": acc.status,
-            "columns": table.columns, "notes": list(dict.fromkeys(notes)), "mode": eff.mode,
+            "columns": table.columns, "evaluated": table.evaluated, "notes": list(dict.fromkeys(notes)), "mode": eff.mode,
             "provenance": eff.provenance, "band": eff.band, "gpus_per_server": system.gpus or 8,
             "system": system.id, "min_weights_gb": _min_weights_gb(model, weights)}
 
@@ -257,7 +257,7 @@ def _specs(model: str, hardware: Sequence[str] | None, *, isl: float, osl: float
            kv_dtypes: Sequence[str] | None, disagg: bool, hardware_files: Sequence[str] = ()) -> list[SearchSpec]:
     if gpus is not None and max_gpus is not None:
         raise InvalidInput("give --gpus or --max-gpus, not both", field="gpus")
-    budget = gpus or max_gpus or DEFAULT_MAX_GPUS
+    budget = gpus if gpus is not None else (max_gpus if max_gpus is not None else DEFAULT_MAX_GPUS)
     if budget < 1 or budget > 4096:
         raise InvalidInput(f"GPU budget {budget} is impossible (1..4096)", field="max_gpus")
     if isl <= 0 or osl <= 0 or not math.isfinite(isl) or not math.isfinite(osl):

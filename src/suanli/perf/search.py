@@ -97,20 +97,23 @@ class Evaluated:
     """Flat table of evaluated configurations (numpy columns of equal length)."""
 
     columns: dict[str, np.ndarray]
+    evaluated: int = 0    # configurations computed, including those masked out as infeasible
 
     def __len__(self) -> int:
         return int(len(next(iter(self.columns.values())))) if self.columns else 0
 
     def mask(self, keep: np.ndarray) -> "Evaluated":
-        return Evaluated(columns={k: v[keep] for k, v in self.columns.items()})
+        return Evaluated(columns={k: v[keep] for k, v in self.columns.items()},
+                         evaluated=self.evaluated or int(len(keep)))
 
     @staticmethod
     def concat(parts: Sequence["Evaluated"]) -> "Evaluated":
+        total = sum(p.evaluated for p in parts)
         parts = [p for p in parts if len(p)]
         if not parts:
-            return Evaluated(columns={})
+            return Evaluated(columns={}, evaluated=total)
         keys = list(parts[0].columns)
-        return Evaluated(columns={k: np.concatenate([p.columns[k] for p in parts]) for k in keys})
+        return Evaluated(columns={k: np.concatenate([p.columns[k] for p in parts]) for k in keys}, evaluated=total)
 
 
 def _dtype_codes(values: Sequence[DType]) -> np.ndarray:
