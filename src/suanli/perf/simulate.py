@@ -6,10 +6,11 @@ What is simulated (one engine instance, vLLM V1 / SGLang-style scheduler):
 * Every engine step packs all running decodes (one token each), then fills
   the rest of the token budget ``max_batched_tokens`` with prefill chunks:
   first the partially prefilled requests, then new requests from the FIFO
-  waiting queue (chunked prefill).  With ``chunked_prefill=False`` a prompt
-  is never split: it waits until its whole prompt fits in the step's
-  remaining budget (a prompt longer than the whole budget runs as the only
-  prefill of a step).  Prefill-only / decode-only alternation (vLLM V0,
+  waiting queue (chunked prefill).  Decodes are never cut by the budget (a
+  budget below ``max_seqs`` only starves prefill).  With
+  ``chunked_prefill=False`` a prompt is never split: it waits until its
+  whole prompt fits in the step's remaining budget (a prompt longer than the
+  whole budget runs as the only prefill of a step).  Prefill-only / decode-only alternation (vLLM V0,
   SGLang without mixed chunks) is not modelled.
 * A request is admitted when ``max_seqs`` allows and its prompt (+ the
   tokens it already generated, if it was preempted) + 1 fits in the free KV
