@@ -12,9 +12,11 @@ from typing import Any
 
 from suanli.app.calibration import Calibration, load_calibration
 from suanli.errors import InsufficientMemory, InvalidInput
-from suanli.perf.hardware import hw_params
+from suanli.perf.efficiency import Efficiency
+from suanli.perf.hardware import HwParams, hw_params
+from suanli.perf.layout import layout_of
 from suanli.perf.memory import plan_memory
-from suanli.perf.serving import ServingResult, predict_serving
+from suanli.perf.serving import Engine, ServingResult, predict_serving
 from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
 from suanli.specs.deployment import ENGINES, Deployment, Workload, validate_deployment
 from suanli.specs.dtypes import DType
@@ -118,23 +120,39 @@ def default_weight_dtype(model: ModelSpec, acc: Accelerator) -> DType:
     return DType.parse(model.native_weight_dtype)
 
 
-def predict(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | None = None,
+@dataclass(frozen=True, kw_only=True)
+class Resolved:
+    """A deployment with every name and default resolved: what both the
+    analytical predictor and the simulator run on."""
+
+    spec: ModelSpec
+    acc: Accelerator
+    dep: Deployment
+    wl: Workload
+    hw: HwParams
+    eff: Efficiency
+    system: System
+    warnings: tuple[str, ...]
+
+    def engine(self) -> Engine:
+        """The vectorised step-time engine of one instance of this deployment."""
+        return Engine(model=self.spec, lay=layout_of(self.spec, self.dep, self.hw.peak_gemm, self.hw.peak_attn),
+                      hw=self.hw, eff=self.eff, isl=float(self.wl.isl), osl=float(self.wl.osl))
+
+
+def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | None = None,
             tp: int | None = None, pp: int = 1, ep: int | None = None, dp_attention: int = 1,
             weight_dtype: str | DType | None = None, kv_dtype: str | DType | None = None,
             isl: float = 1024, osl: float = 256, concurrency: float | None = None,
             request_rate: float | None = None, scenario: str | None = None, engine: str = "vllm",
             system: str | System | None = None, mode: str = "calibrated",
             catalog: HardwareCatalog | None = None, systems: SystemCatalog | None = None,
-            calibration: Calibration | None = None, strict_fit: bool = True) -> Prediction:
-    """Predict serving performance of ``model`` on ``hardware``.
+            calibration: Calibration | None = None) -> Resolved:
+    """Resolve names, defaults and calibration into a :class:`Resolved` deployment.
 
     Unset layout values follow engine defaults: ``tp`` is the smallest that
     fits (replicas fill the remaining GPUs), ``ep`` 1 (experts sharded by
-    TP), precisions those of the checkpoint (weights) and BF16 (KV).
-    Raises a :class:`~suanli.errors.SuanliError` for bad input; with
-    ``strict_fit`` a deployment that does not fit raises
-    :class:`~suanli.errors.InsufficientMemory` saying by how much.
-    """
+    TP), precisions those of the checkpoint (weights) and BF16 (KV)."""
     catalog = catalog or load_hardware()
     cal = calibration or load_calibration()
     acc = hardware if isinstance(hardware, Accelerator) else catalog.get(hardware)
@@ -172,7 +190,26 @@ def predict(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
         warnings.append(f"one instance spans {math.ceil(dep.instance_gpus / hw.node_size)} nodes of "
                         f"{hw.node_size}: cross-node traffic uses {sysobj.id}'s scale-out network "
                         f"({sysobj.scaleout_gbps_per_gpu:g} Gb/s per GPU)")
+    return Resolved(spec=spec, acc=acc, dep=dep, wl=wl, hw=hw, eff=eff, system=sysobj, warnings=tuple(warnings))
 
+
+def predict(model: str | ModelSpec, hardware: str | Accelerator, *, strict_fit: bool = True,
+            **kwargs: Any) -> Prediction:
+    """Predict serving performance of ``model`` on ``hardware`` (keyword
+    arguments as :func:`resolve`: gpus, tp, pp, ep, dp_attention, weight_dtype,
+    kv_dtype, isl, osl, concurrency, request_rate, scenario, engine, system,
+    mode, catalog, systems, calibration).
+
+    Raises a :class:`~suanli.errors.SuanliError` for bad input; with
+    ``strict_fit`` a deployment that does not fit raises
+    :class:`~suanli.errors.InsufficientMemory` saying by how much.
+    """
+    r = resolve(model, hardware, **kwargs)
+    spec, acc, dep, wl, hw, eff, sysobj = r.spec, r.acc, r.dep, r.wl, r.hw, r.eff, r.system
+    warnings = list(r.warnings)
+    gpus, tp, pp, ep, dp_attention, engine = dep.gpus, dep.tp, dep.pp, dep.ep, dep.dp_attention, dep.engine
+    wdt, kdt = dep.weight_dtype, dep.kv_dtype
+    isl, osl, concurrency, request_rate = wl.isl, wl.osl, wl.concurrency, wl.request_rate
     res: ServingResult = predict_serving(spec, dep, hw, eff, wl)
     fits = res.memory.fits and not any(w.startswith("does not fit") for w in res.warnings)
     if strict_fit and not fits:

@@ -130,8 +130,8 @@ def evaluate_aggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Effic
     ex = Engine(model=model, lay=space.lay.expand(), hw=hw, eff=eff, isl=isl, osl=osl)
     b = np.broadcast_to(batches, (space.size, len(batches)))
     valid = fits[:, None] & (b <= cap[:, None] + 1e-9)
-    tpot = ex.t(ex.steady(b, others=True))
-    ttft = ex.ttft(b, tpot)
+    m = ex.closed_loop(b)
+    tpot, ttft = m["tpot"], m["ttft"]
     cycle = ttft + (osl - 1.0) * tpot
     inst_gpus = np.asarray(space.lay.instance_gpus)[:, None]
     req_rate = b / cycle
@@ -170,8 +170,8 @@ def evaluate_disaggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Ef
     fits = np.asarray(one.fits, dtype=bool)
     gp_all = np.asarray(space.lay.instance_gpus, dtype=float)
     seqs = max(1.0, eff.limits.max_batched_tokens / isl)
-    r_p = seqs / np.asarray(e.prefill_time(0.0, seqs))       # requests/s of one prefill instance
-    t_pf_one = np.asarray(e.prefill_time(0.0, 1.0))          # one prompt alone
+    r_p = seqs / np.asarray(e.prompt_time(0.0, seqs))       # requests/s of one prefill instance
+    t_pf_one = np.asarray(e.prompt_time(0.0, 1.0))          # one prompt alone
     kv_shard = np.asarray(kv_bytes_per_sequence(model, space.lay, isl), dtype=float)
     cap = np.asarray(e.batch_cap(plan))
     ex = Engine(model=model, lay=space.lay.expand(), hw=hw, eff=eff, isl=isl, osl=osl)

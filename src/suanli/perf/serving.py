@@ -60,30 +60,64 @@ class Engine:
     def t(self, load: StepLoad) -> Any:
         return step_time(self.model, self.lay, self.hw, self.eff, load)
 
-    def steady(self, b: Any, *, others: bool = False) -> StepLoad:
-        """Steady-state mixed step with ``b`` decoders; ``others`` counts only
-        the prompts of the other b-1 requests (what one request's decode sees)."""
-        b = np.asarray(b, dtype=float)
-        n = np.maximum(b - 1.0, 0.0) if others else b
-        return StepLoad(n_dec=b, ctx_dec=self.ctx_dec, n_pf=n * self.isl / self.osl, ctx_pf=self.isl / 2.0,
-                        n_pf_seqs=n / self.osl)
+    def parts(self, n_dec: Any, n_pf: Any = 0.0, seqs: Any = 0.0) -> dict[str, Any]:
+        """Per-op seconds of one step: ``n_dec`` decodes plus ``n_pf`` prompt tokens of ``seqs`` prompts."""
+        return step_breakdown(self.model, self.lay, self.hw, self.eff,
+                              StepLoad(n_dec=n_dec, ctx_dec=self.ctx_dec, n_pf=n_pf, ctx_pf=self.isl / 2.0,
+                                       n_pf_seqs=seqs))
 
-    def prefill_time(self, n_dec: Any, seqs: Any = 1.0) -> Any:
-        """Time to prefill ``seqs`` prompts while ``n_dec`` sequences keep decoding;
-        every chunk beyond the first costs one more pass over the weights."""
+    def mean_step(self, n_dec: Any, prompts: Any) -> dict[str, Any]:
+        """Mean engine step with ``n_dec`` decoders while ``prompts`` new prompts
+        are admitted per step on average.
+
+        Engines schedule a waiting prompt whole into the next step when it fits
+        the token budget (chunks of the budget otherwise), so prompts arrive in
+        lumps: with fewer than one prompt per step a fraction ``prompts`` of the
+        steps carries one prompt and the rest are pure decode; with more, every
+        step carries ``prompts`` of them.  A lump of ``m`` prompts split over
+        ``c`` chunks adds ``t(n_dec, m*isl) - t(n_dec)`` to the time of ``c``
+        token-emitting steps (the extra weight passes of the chunks are those
+        decode steps), hence mean step = ``t_dec + prompts/m * (t_lump - t_dec)``.
+        Returns the mean (the TPOT), the mean residual of a step seen by a
+        random arrival (``E[T^2] / 2E[T]``), and the per-op parts of the mean.
+        """
+        n_dec = np.asarray(n_dec, dtype=float)
+        r = np.asarray(prompts, dtype=float)
+        lump = np.maximum(r, 1.0)
+        dec = self.parts(n_dec)
+        big = self.parts(n_dec, lump * self.isl, lump)
+        t_dec, t_big = sum(dec.values()), sum(big.values())
+        share = r / lump
+        mean = t_dec + share * (t_big - t_dec)
+        chunks = np.maximum(1.0, np.ceil(lump * self.isl / self.eff.limits.max_batched_tokens))
+        t_chunk = t_dec + (t_big - t_dec) / chunks
+        f = np.minimum(1.0, share * chunks)                       # share of steps carrying prompt tokens
+        residual = ((1.0 - f) * t_dec ** 2 + f * t_chunk ** 2) / (2.0 * ((1.0 - f) * t_dec + f * t_chunk))
+        return {"mean": mean, "residual": residual, "t_dec": t_dec, "t_big": t_big,
+                "parts": {k: dec[k] + share * (big[k] - dec[k]) for k in dec}}
+
+    def prompt_time(self, n_dec: Any, seqs: Any = 1.0) -> Any:
+        """Time from a prompt's first scheduled step to its first token, ``seqs``
+        prompts together, while ``n_dec`` sequences keep decoding: one step with
+        all its tokens plus one decode step per further chunk."""
         tokens = np.asarray(seqs, dtype=float) * self.isl
         n_chunks = np.maximum(1.0, np.ceil(tokens / self.eff.limits.max_batched_tokens))
-        full = self.t(StepLoad(n_dec=n_dec, ctx_dec=self.ctx_dec, n_pf=tokens, ctx_pf=self.isl / 2.0,
-                               n_pf_seqs=seqs))
+        full = sum(self.parts(n_dec, tokens, seqs).values())
         if not np.any(n_chunks > 1.0):
             return full
-        extra = self.t(StepLoad(n_dec=n_dec, ctx_dec=self.ctx_dec))
-        return full + (n_chunks - 1.0) * extra
+        return full + (n_chunks - 1.0) * sum(self.parts(n_dec).values())
 
-    def ttft(self, b: Any, t_step: Any) -> Any:
+    def closed_loop(self, b: Any) -> dict[str, Any]:
+        """Metrics with ``b`` requests in flight per instance (closed loop): a
+        request decodes next to ``b-1`` others, whose prompts come back every
+        ``osl`` steps; its own prompt waits for the running step, then runs."""
         b = np.asarray(b, dtype=float)
-        wait = np.where(b > 1.0, 0.5 * t_step, 0.0)
-        return self.eff.request_overhead_s + wait + self.prefill_time(np.maximum(b - 1.0, 0.0))
+        others = np.maximum(b - 1.0, 0.0)
+        m = self.mean_step(b, others / self.osl)
+        wait = np.where(b > 1.0, m["residual"], 0.0)
+        ttft = self.eff.request_overhead_s + wait + self.prompt_time(others)
+        cycle = ttft + (self.osl - 1.0) * m["mean"]
+        return {"tpot": m["mean"], "ttft": ttft, "req_rate": b / cycle, "parts": m["parts"]}
 
     def plans(self) -> tuple[MemoryPlan, MemoryPlan]:
         lim = self.eff.limits
@@ -100,20 +134,13 @@ class Engine:
         return np.maximum(1.0, np.minimum(np.minimum(lim.max_seqs * self.lay.attn_dp, plan.max_seqs_per_instance),
                                           by_budget))
 
-    def closed_loop(self, b: Any) -> dict[str, Any]:
-        """Metrics with ``b`` requests in flight per instance (closed loop)."""
-        tpot = self.t(self.steady(b, others=True))
-        ttft = self.ttft(b, tpot)
-        cycle = ttft + (self.osl - 1.0) * tpot
-        return {"tpot": tpot, "ttft": ttft, "req_rate": b / cycle}
-
     def server_batch(self, cap: Any, target: Any) -> tuple[Any, Any]:
         """Batch per instance where the output rate meets ``target`` tokens/s
         (log-linear interpolation on a grid); ``saturated`` where it cannot."""
         cap = np.asarray(cap, dtype=float)
         grid = cap[..., None] * SERVER_GRID
         sub = Engine(model=self.model, lay=self.lay.expand(), hw=self.hw, eff=self.eff, isl=self.isl, osl=self.osl)
-        rate = grid / sub.t(sub.steady(grid))
+        rate = grid / sub.mean_step(grid, grid / self.osl)["mean"]
         target = np.asarray(target, dtype=float)[..., None] * np.ones_like(rate[..., :1])
         saturated = rate[..., -1] < target[..., 0]
         i = np.clip(np.argmax(rate >= target, axis=-1), 1, len(SERVER_GRID) - 1)[..., None]
@@ -167,11 +194,7 @@ def _scalar_plan(plan: MemoryPlan) -> MemoryPlan:
 
 def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Efficiency, wl: Workload,
                     ) -> ServingResult:
-    """Predict one deployment under one workload (see module docstring).
-
-    The decode step, the step that carries a new request's prompt, the
-    decoders alone (cost of each further prefill chunk) and an isolated
-    prefill (for the breakdown) are evaluated in one vectorised call."""
+    """Predict one deployment under one workload (see module docstring)."""
     lay = layout_of(model, dep, hw.peak_gemm, hw.peak_attn)
     e = Engine(model=model, lay=lay, hw=hw, eff=eff, isl=float(wl.isl), osl=float(wl.osl))
     warnings: list[str] = []
@@ -185,53 +208,14 @@ def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Effici
     scen = wl.scenario
     saturated = False
     isl, osl = e.isl, e.osl
-    seqs = 1.0                # prompts in the step that carries "our" request's prefill
-    active = float(replicas)  # instances with work
 
-    # 1. batch per instance and the decode step that defines TPOT
     if scen in ("fixed-concurrency", "single-request"):
         conc = float(wl.concurrency or 1.0)
         active = min(float(replicas), conc)
         b_req = conc / active
         b = min(b_req, cap)
-        n_pf_dec = max(b - 1.0, 0.0)
-        dec = (b, e.ctx_dec, n_pf_dec * isl / osl, n_pf_dec / osl)
-    elif scen == "decode-only":
-        b = min(float(wl.concurrency) / replicas, cap) if wl.concurrency else cap
-        dec = (b, isl, 0.0, 0.0)
-    elif scen == "prefill-only":
-        seqs = float(wl.concurrency) / replicas if wl.concurrency else max(1.0, eff.limits.max_batched_tokens / isl)
-        b = 0.0
-        dec = (1.0, isl, 0.0, 0.0)
-    else:
-        if scen == "server":
-            target = float(wl.request_rate) / replicas * osl   # output tokens/s one instance must emit
-            b_arr, sat = e.server_batch(np.asarray([cap]), np.asarray([target]))
-            b, saturated = _f(b_arr), bool(np.asarray(sat).reshape(-1)[0])
-            # a Poisson arrival sees the time-average b others (PASTA) and decodes with them:
-            # at least one sequence decodes, so light load never beats a lone request
-            # (a full batch already counts it)
-            dec = (min(b + 1.0, max(cap, b)), e.ctx_dec, b * isl / osl, b / osl)
-        else:
-            b = cap
-            dec = (b, e.ctx_dec, b * isl / osl, b / osl)
-    decoders = max(b - 1.0, 0.0)
-
-    # 2. one call: [decode step, prompt step, decoders alone, isolated prefill]
-    load = StepLoad(n_dec=np.array([dec[0], decoders, decoders, 0.0]),
-                    ctx_dec=np.array([dec[1], e.ctx_dec, e.ctx_dec, e.ctx_dec]),
-                    n_pf=np.array([dec[2], seqs * isl, 0.0, isl]), ctx_pf=isl / 2.0,
-                    n_pf_seqs=np.array([dec[3], seqs, 0.0, 1.0]))
-    parts = step_breakdown(model, lay, hw, eff, load)
-    rows = sum(parts.values())
-    tpot = float(rows[0])
-    n_chunks = max(1.0, float(np.ceil(seqs * isl / eff.limits.max_batched_tokens)))
-    t_prompt = float(rows[1]) + (n_chunks - 1.0) * float(rows[2])
-    wait = 0.5 * tpot if b > 1.0 else 0.0
-    ttft = eff.request_overhead_s + wait + t_prompt
-
-    # 3. rates per accelerator of the whole deployment
-    if scen in ("fixed-concurrency", "single-request"):
+        m = e.closed_loop(b)
+        tpot, ttft, parts = _f(m["tpot"]), _f(m["ttft"]), m["parts"]
         cycle = ttft + (osl - 1.0) * tpot
         req_rate = active * b / cycle
         if b_req > b:  # closed loop beyond capacity: the excess waits in the queue
@@ -242,20 +226,40 @@ def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Effici
         out, inp = req_rate * osl / dep.gpus, req_rate * isl / dep.gpus
         total = out + inp
     elif scen == "decode-only":
+        b = min(float(wl.concurrency) / replicas, cap) if wl.concurrency else cap
+        parts = step_breakdown(model, lay, hw, eff, StepLoad(n_dec=b, ctx_dec=isl))
+        tpot = _f(sum(parts.values()))
+        ttft = eff.request_overhead_s + _f(e.prompt_time(0.0))
         out = b / tpot * replicas / dep.gpus
         total, inp = out, 0.0
     elif scen == "prefill-only":
+        seqs = float(wl.concurrency) / replicas if wl.concurrency else max(1.0, eff.limits.max_batched_tokens / isl)
+        t_prompt = _f(e.prompt_time(0.0, seqs))
         ttft = eff.request_overhead_s + t_prompt
         out = seqs / t_prompt * replicas / dep.gpus
         inp = out * isl
         total = inp + out
-    else:
-        inst_rate = b / tpot  # output tokens/s of one instance
-        if scen == "server" and saturated:
+        b = 0.0
+        parts = step_breakdown(model, lay, hw, eff, StepLoad(n_dec=1.0, ctx_dec=isl))
+        tpot = _f(sum(parts.values()))
+    else:  # offline or server: steady state of a saturated or Poisson-loaded engine
+        if scen == "server":
+            target = float(wl.request_rate) / replicas * osl   # output tokens/s one instance must emit
+            b_arr, sat = e.server_batch(np.asarray([cap]), np.asarray([target]))
+            b, saturated = _f(b_arr), bool(np.asarray(sat).reshape(-1)[0])
+            # a Poisson arrival finds the time-average b others (PASTA) and decodes with them;
+            # a full batch already counts it
+            n_dec = b if saturated else min(b + 1.0, max(cap, b))
+        else:
+            b = n_dec = cap
+        m = e.mean_step(n_dec, b / osl)
+        tpot, parts = _f(m["mean"]), m["parts"]
+        ttft = eff.request_overhead_s + _f(m["residual"]) + _f(e.prompt_time(max(n_dec - 1.0, 0.0)))
+        inst_rate = b / _f(e.mean_step(b, b / osl)["mean"]) if scen == "offline" or saturated else \
+            float(wl.request_rate) / replicas * osl
+        if saturated:
             warnings.append(f"overloaded: {wl.request_rate:g} req/s exceeds the predicted capacity "
                             f"{inst_rate * replicas / osl:.2f} req/s; queues grow without bound")
-        elif scen == "server":
-            inst_rate = float(wl.request_rate) / replicas * osl
         out = inst_rate * replicas / dep.gpus
         total = out * (isl + osl) / osl
         inp = out * isl / osl
@@ -267,8 +271,8 @@ def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Effici
         scenario=scen, batch=float(b), ttft_s=float(ttft), tpot_s=tpot,
         output_tok_s_per_gpu=float(out), total_tok_s_per_gpu=float(total), input_tok_s_per_gpu=float(inp),
         max_concurrency=float(plan.max_seqs_per_instance * replicas), memory=plan,
-        decode_breakdown={k: float(np.asarray(v).reshape(-1)[0]) for k, v in parts.items()},
-        prefill_breakdown={k: float(np.asarray(v).reshape(-1)[-1]) for k, v in parts.items()},
+        decode_breakdown={k: _f(v) for k, v in parts.items()},
+        prefill_breakdown={k: _f(v) for k, v in e.parts(0.0, isl, 1.0).items()},
         saturated=saturated, warnings=tuple(warnings),
     )
 
