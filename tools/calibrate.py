@@ -57,6 +57,9 @@ PRIORS = {
 }
 ENGINE_KEYS = ("compute_factor", "memory_factor", "layer_overhead_us", "request_overhead_ms", "expert_overhead_us")
 REFERENCE_ENGINE = "trtllm"
+# Cross-validation refits start from the full fit and take a few trust-region steps: each
+# evaluation simulates the server cases, so a cold refit per fold would take an hour.
+CV_NFEV = 4
 
 
 class Problem:
@@ -128,9 +131,10 @@ class Problem:
         prior = [(xi - math.log(PRIORS[k][0])) / PRIORS[k][1] for xi, (_, _, k) in zip(x, self.names)]
         return np.asarray(errs + [p * 0.3 for p in prior])
 
-    def fit(self, subset=None) -> np.ndarray:
-        res = least_squares(self.residuals, self.x0(), kwargs={"subset": subset}, loss="soft_l1", f_scale=0.25,
-                            diff_step=1e-3, max_nfev=200)
+    def fit(self, subset=None, x0: np.ndarray | None = None, max_nfev: int = 15) -> np.ndarray:
+        """Trust-region fit; ``x0`` warm-starts a refit (cross-validation) from the full fit."""
+        res = least_squares(self.residuals, self.x0() if x0 is None else x0, kwargs={"subset": subset},
+                            loss="soft_l1", f_scale=0.25, diff_step=1e-3, max_nfev=max_nfev, ftol=1e-4, xtol=1e-4)
         return res.x
 
 
@@ -187,7 +191,7 @@ def main() -> int:
         cv: dict[str, dict] = {}
         for g, held in sorted(groups.items()):
             train = set(range(len(rows))) - held
-            xg = problem.fit(train)
+            xg = problem.fit(train, x0=x, max_nfev=CV_NFEV)
             cv[g] = summarise(problem, xg, held)
             print(f"  CV hold-out {g}: {cv[g]}", file=sys.stderr)
         fit["meta"]["leave_one_group_out"] = cv
@@ -197,7 +201,7 @@ def main() -> int:
         folds = [set(int(i) for i in order[k::5]) for k in range(5)]
         pooled: dict[str, list[float]] = {}
         for held in folds:
-            xk = problem.fit(set(range(len(rows))) - held)
+            xk = problem.fit(set(range(len(rows))) - held, x0=x, max_nfev=CV_NFEV)
             for _, metric, e in problem.log_errors(xk, held):
                 if e is not None:
                     pooled.setdefault(metric_family(metric), []).append(abs(math.exp(e) - 1.0))

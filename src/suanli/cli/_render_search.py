@@ -81,3 +81,26 @@ def frontiers(fronts: Sequence[Any], plot: Path | None) -> None:
         con.print(t)
     if plot:
         con.print(f"chart: {plot}")
+
+
+def simulation(rep: Any) -> None:
+    con = stdout_console()
+    s = rep.summary
+    rate = f"{rep.request_rate:g} req/s" if rep.request_rate else "trace"
+    con.print(f"[bold]{rep.model}[/] on {_flag(rep.hardware, rep.unverified_hardware)} x{rep.gpus} "
+              f"(TP{rep.tp} PP{rep.pp} EP{rep.ep}, {rep.replicas} replicas, {rep.weight_dtype}/{rep.kv_dtype} KV, "
+              f"{rep.engine}); {rep.requests:,} requests, {rep.arrival} arrivals at {rate}, seed {rep.seed}")
+    t = Table(title="Latency distributions (ms)", title_justify="left")
+    for c in ("metric", "mean", "P50", "P90", "P99"):
+        t.add_column(c, justify="left" if c == "metric" else "right")
+    for key, label in (("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("itl_s", "ITL"), ("e2e_s", "end-to-end")):
+        d = s[key]
+        t.add_row(label, *(num(d[q] * 1e3, 1) for q in ("mean", "p50", "p90", "p99")))
+    con.print(t)
+    con.print(f"throughput: {num(rep.output_tok_s_per_gpu, 0)} output tok/s per GPU, "
+              f"{num(rep.total_tok_s_per_gpu, 0)} total tok/s per GPU, {num(s['requests_s'], 2)} req/s completed")
+    con.print(f"goodput: {num(s['goodput_req_s'], 2)} req/s ({num(100 * s['goodput_fraction'], 1)} % of requests "
+              f"meet the SLA); preemptions: {s['preemptions']}")
+    con.print(f"[dim]{rep.mode}; {rep.provenance}[/]")
+    for w in rep.warnings:
+        con.print(f"[yellow]{w}[/]")

@@ -274,3 +274,4 @@ if __name__ == "__main__":  # pragma: no cover
 
 # commands defined in sibling modules register themselves on `app`
 from suanli.cli import search_cmds  # noqa: E402,F401
+from suanli.cli import sim_cmds  # noqa: E402,F401
