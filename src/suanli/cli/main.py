@@ -268,10 +268,9 @@ def main() -> None:
     app(prog_name="suanli")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
 
 
 # commands defined in sibling modules register themselves on `app`
 from suanli.cli import search_cmds  # noqa: E402,F401
 from suanli.cli import sim_cmds  # noqa: E402,F401
+from suanli.cli import dealer_cmds  # noqa: E402,F401

@@ -66,3 +66,39 @@ def frontier_chart(frontiers: Sequence[Any], path: str | Path, *, title: str,
                       yaxis_title="output tokens/s per GPU", template="plotly_white")
     fig.write_html(str(p), include_plotlyjs=True, full_html=True)
     return p
+
+
+def dealer_chart(rep: Any, path: str | Path) -> Path:
+    """Expected units sold per week and stock over the horizon."""
+    p = _check(path)
+    plan = rep.plan
+    weeks = list(range(len(plan.sell_per_week_mean)))
+    title = (f"Dealer plan: {rep.inputs['units']} units, leased {plan.leased_units}; expected NPV "
+             f"{plan.npv_mean / 1e6:,.1f} M {rep.currency}")
+    if p.suffix.lower() == ".png":
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(9, 4.5), dpi=120)
+        ax.bar(weeks, plan.sell_per_week_mean, label="units sold (mean over scenarios)")
+        ax2 = ax.twinx()
+        ax2.plot(range(len(plan.stock_mean)), plan.stock_mean, color="black", label="stock (mean)")
+        ax.set_xlabel("week")
+        ax.set_ylabel("units sold")
+        ax2.set_ylabel("units in stock")
+        ax.set_title(title, fontsize=10)
+        fig.tight_layout()
+        fig.savefig(p)
+        plt.close(fig)
+        return p
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=weeks, y=list(plan.sell_per_week_mean), name="units sold (mean)"))
+    fig.add_trace(go.Scatter(x=list(range(len(plan.stock_mean))), y=list(plan.stock_mean), name="stock (mean)",
+                             yaxis="y2"))
+    fig.update_layout(title=title, xaxis_title="week", yaxis_title="units sold",
+                      yaxis2=dict(title="units in stock", overlaying="y", side="right"), template="plotly_white")
+    fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+    return p
