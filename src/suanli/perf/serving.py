@@ -82,10 +82,13 @@ class Engine:
         random arrival (``E[T^2] / 2E[T]``), and the per-op parts of the mean.
         """
         n_dec = np.asarray(n_dec, dtype=float)
+        lump = np.maximum(np.asarray(prompts, dtype=float), 1.0)
+        return self.combine(self.parts(n_dec), self.parts(n_dec, lump * self.isl, lump), prompts)
+
+    def combine(self, dec: dict[str, Any], big: dict[str, Any], prompts: Any) -> dict[str, Any]:
+        """:meth:`mean_step` from already evaluated decode-only and lump steps."""
         r = np.asarray(prompts, dtype=float)
         lump = np.maximum(r, 1.0)
-        dec = self.parts(n_dec)
-        big = self.parts(n_dec, lump * self.isl, lump)
         t_dec, t_big = sum(dec.values()), sum(big.values())
         share = r / lump
         mean = t_dec + share * (t_big - t_dec)
@@ -192,6 +195,27 @@ def _scalar_plan(plan: MemoryPlan) -> MemoryPlan:
                       max_seqs_per_instance=_f(plan.max_seqs_per_instance))
 
 
+def _row(parts: dict[str, Any], k: int) -> dict[str, Any]:
+    return {name: np.broadcast_to(v, (5,))[k] for name, v in parts.items()}
+
+
+def _closed_loop_once(e: Engine, b: float) -> dict[str, Any]:
+    """:meth:`Engine.closed_loop` for one batch size with every step it needs --
+    decode, prompt lump, the new request's prompt step, the decoders alone (per
+    extra chunk) and an isolated prefill (for the breakdown) -- in one call."""
+    others = max(b - 1.0, 0.0)
+    r = others / e.osl
+    lump = max(r, 1.0)
+    parts = e.parts(np.array([b, b, others, others, 0.0]), np.array([0.0, lump * e.isl, e.isl, 0.0, e.isl]),
+                    np.array([0.0, lump, 1.0, 0.0, 1.0]))
+    m = e.combine(_row(parts, 0), _row(parts, 1), r)
+    chunks = max(1.0, float(np.ceil(e.isl / e.eff.limits.max_batched_tokens)))
+    prompt = sum(_row(parts, 2).values()) + (chunks - 1.0) * sum(_row(parts, 3).values())
+    wait = m["residual"] if b > 1.0 else 0.0
+    return {"tpot": m["mean"], "ttft": e.eff.request_overhead_s + wait + prompt, "parts": m["parts"],
+            "prefill": _row(parts, 4)}
+
+
 def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Efficiency, wl: Workload,
                     ) -> ServingResult:
     """Predict one deployment under one workload (see module docstring)."""
@@ -208,14 +232,15 @@ def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Effici
     scen = wl.scenario
     saturated = False
     isl, osl = e.isl, e.osl
+    prefill: dict[str, Any] | None = None   # isolated prefill breakdown, when already evaluated
 
     if scen in ("fixed-concurrency", "single-request"):
         conc = float(wl.concurrency or 1.0)
         active = min(float(replicas), conc)
         b_req = conc / active
         b = min(b_req, cap)
-        m = e.closed_loop(b)
-        tpot, ttft, parts = _f(m["tpot"]), _f(m["ttft"]), m["parts"]
+        m = _closed_loop_once(e, b)
+        tpot, ttft, parts, prefill = _f(m["tpot"]), _f(m["ttft"]), m["parts"], m["prefill"]
         cycle = ttft + (osl - 1.0) * tpot
         req_rate = active * b / cycle
         if b_req > b:  # closed loop beyond capacity: the excess waits in the queue
@@ -272,7 +297,7 @@ def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Effici
         output_tok_s_per_gpu=float(out), total_tok_s_per_gpu=float(total), input_tok_s_per_gpu=float(inp),
         max_concurrency=float(plan.max_seqs_per_instance * replicas), memory=plan,
         decode_breakdown={k: _f(v) for k, v in parts.items()},
-        prefill_breakdown={k: _f(v) for k, v in e.parts(0.0, isl, 1.0).items()},
+        prefill_breakdown={k: _f(v) for k, v in (prefill or e.parts(0.0, isl, 1.0)).items()},
         saturated=saturated, warnings=tuple(warnings),
     )
 
