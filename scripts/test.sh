@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs on a fresh Debian machine and run it.
 # This is the one test command: the README shows it and .ci/run calls it.
+#   - a virtual environment with the package and its test extras (PyPI)
+#   - a PostgreSQL server on loopback for the database tests (Debian package)
+#   - Chromium for the browser tests (Debian package; never a downloaded browser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,5 +13,13 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+
+if [ -f scripts/ci-services.sh ]; then
+    SUANLI_TEST_PG_URL=$(bash scripts/ci-services.sh)
+    export SUANLI_TEST_PG_URL
+fi
+if [ -f scripts/ci-browser.sh ]; then
+    bash scripts/ci-browser.sh
+fi
 
 exec "$VENV/bin/python" -m pytest -q "$@"

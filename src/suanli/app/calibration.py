@@ -68,7 +68,9 @@ class Calibration:
             mf = float(eng.get("memory_factor", 1.0))
             band = self.bands.get("overall", (0.75, 1.33))
             if fam:
-                how = f"calibrated: family {acc.family} ({fam.get('n_cases', 0)} cases)"
+                own = self.meta.get("cases_by_hardware", {}).get(acc.id)
+                how = f"calibrated: family {acc.family} ({fam.get('n_cases', 0)} cases" + (
+                    f", {own} on this chip)" if own else "; none on this chip: family values used)")
                 eff_mode = "calibrated"
             else:
                 how = f"family-default: no calibration cases for family {acc.family!r}; cross-family fit used"

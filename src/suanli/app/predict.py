@@ -186,6 +186,8 @@ def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
     warnings = list(acc.flags()) + warnings
     if eff.mode == "family-default":
         warnings.append(f"{acc.id}: {eff.provenance.split(';')[0]}")
+    elif "none on this chip" in eff.provenance:
+        warnings.append(f"{acc.id} has no calibration cases of its own: family {acc.family} efficiencies used")
     if dep.instance_gpus > hw.node_size:
         warnings.append(f"one instance spans {math.ceil(dep.instance_gpus / hw.node_size)} nodes of "
                         f"{hw.node_size}: cross-node traffic uses {sysobj.id}'s scale-out network "

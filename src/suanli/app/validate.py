@@ -109,8 +109,10 @@ def per_die(acc: Accelerator, dies: int = 2) -> Accelerator:
 
 
 def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: SystemCatalog,
-                 calibration: Calibration) -> tuple[Prediction, float]:
-    """Predict one case row; returns the prediction and the predicted metric value."""
+                 calibration: Calibration, simulate_server: bool = True) -> tuple[Prediction, float]:
+    """Predict one case row; returns the prediction and the predicted metric value.
+    ``server`` cases run through the request-level simulator unless
+    ``simulate_server`` is False (the analytical queueing approximation)."""
     metric = row["metric"].strip()
     if metric not in METRIC_ATTR:
         raise ValueError(f"unknown metric {metric!r}")
@@ -137,7 +139,7 @@ def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: Syst
     isl, osl = _req_float(row, "isl"), _req_float(row, "osl")
     pred = predict(model, acc, isl=isl, osl=osl, concurrency=_opt_float(row, "concurrency"),
                    request_rate=_opt_float(row, "request_rate"), scenario=scenario, strict_fit=False, **deployment)
-    if scenario == "server":
+    if scenario == "server" and simulate_server:
         sim = _server_simulation(model, acc, pred, deployment, calibration)
         value = {"output_tok_s": sim.output_tok_s_per_gpu, "total_tok_s": sim.total_tok_s_per_gpu,
                  "input_tok_s": sim.output_tok_s_per_gpu * isl / osl,
