@@ -53,9 +53,11 @@ from suanli.specs.system import load_systems  # noqa: E402
 PRIORS = {
     "compute": (0.6, 0.5), "memory": (0.75, 0.4), "compute_factor": (1.0, 0.5), "memory_factor": (1.0, 0.3),
     "layer_overhead_us": (20.0, 1.0), "request_overhead_ms": (20.0, 1.5), "expert_overhead_us": (2.0, 1.5),
+    "seq_overhead_us": (10.0, 1.5),
     "step_overhead_ms": (1.0, 1.0), "comm": (0.7, 0.3),
 }
-ENGINE_KEYS = ("compute_factor", "memory_factor", "layer_overhead_us", "request_overhead_ms", "expert_overhead_us")
+ENGINE_KEYS = ("compute_factor", "memory_factor", "layer_overhead_us", "request_overhead_ms", "expert_overhead_us",
+               "seq_overhead_us")
 REFERENCE_ENGINE = "trtllm"
 # Cross-validation refits start cold (from the priors), like the full fit.
 CV_NFEV = 40
@@ -109,7 +111,7 @@ class Problem:
             "memory": float(math.exp(statistics.fmean(math.log(f["memory"]) for f in fams.values()))),
             "comm": glob["comm"], "step_overhead_ms": glob["step_overhead_ms"],
         }
-        for k in ("layer_overhead_us", "request_overhead_ms", "expert_overhead_us"):
+        for k in ("layer_overhead_us", "request_overhead_ms", "expert_overhead_us", "seq_overhead_us"):
             defaults[k] = float(math.exp(statistics.fmean(math.log(e[k]) for e in engs.values())))
         for e in engs.values():
             e["step_overhead_ms"] = glob["step_overhead_ms"]

@@ -86,6 +86,7 @@ class Calibration:
                 step_overhead_s=float(eng.get("step_overhead_ms", self.defaults["step_overhead_ms"])) * 1e-3,
                 request_overhead_s=float(eng.get("request_overhead_ms", self.defaults["request_overhead_ms"])) * 1e-3,
                 expert_overhead_s=float(eng.get("expert_overhead_us", self.defaults["expert_overhead_us"])) * 1e-6,
+                seq_overhead_s=float(eng.get("seq_overhead_us", self.defaults.get("seq_overhead_us", 0.0))) * 1e-6,
                 limits=limits, mode=eff_mode, provenance=how, band=(float(band[0]), float(band[1])),
             )
         self._cache[key] = eff

@@ -274,3 +274,7 @@ def main() -> None:
 from suanli.cli import search_cmds  # noqa: E402,F401
 from suanli.cli import sim_cmds  # noqa: E402,F401
 from suanli.cli import dealer_cmds  # noqa: E402,F401
+from suanli.cli import train_cmds  # noqa: E402,F401
+from suanli.cli import market_cmds  # noqa: E402,F401
+from suanli.cli import web_cmds  # noqa: E402,F401
+from suanli.cli import econ_cmds  # noqa: E402,F401

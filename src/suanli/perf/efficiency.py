@@ -42,6 +42,8 @@ class Efficiency:
     step_overhead_s: fixed cost per engine step (scheduling, sampling).
     request_overhead_s: fixed cost per request added to TTFT (HTTP,
         tokenisation, detokenisation of the first token).
+    seq_overhead_s: fixed cost per decoding sequence per step (the engine's
+        per-sequence scheduling, sampling and detokenisation work on the host).
     expert_overhead_s: fixed cost per routed-expert GEMM an accelerator runs
         in one MoE layer (tile scheduling of grouped GEMMs on small, sharded
         experts; dominates MoE models with hundreds of experts under TP).
@@ -54,6 +56,7 @@ class Efficiency:
     step_overhead_s: float = 1e-3
     request_overhead_s: float = 20e-3
     expert_overhead_s: float = 2e-6
+    seq_overhead_s: float = 0.0
     limits: EngineLimits = field(default_factory=EngineLimits)
     mode: str = "calibrated"           # "calibrated" | "family-default" | "roofline"
     provenance: str = ""
@@ -70,7 +73,7 @@ def roofline(limits: EngineLimits | None = None) -> Efficiency:
     """Speed of light: 100 % of every peak and no fixed costs.  Only ever used
     when the user asks for ``mode='roofline'``, and labelled so."""
     return Efficiency(compute=1.0, memory=1.0, comm=1.0, layer_overhead_s=0.0,
-                      step_overhead_s=0.0, request_overhead_s=0.0, expert_overhead_s=0.0, limits=limits or EngineLimits(),
+                      step_overhead_s=0.0, request_overhead_s=0.0, expert_overhead_s=0.0, seq_overhead_s=0.0, limits=limits or EngineLimits(),
                       mode="roofline", provenance="speed-of-light roofline: 100 % of peak, no overheads",
                       band=(1.0, 1.0))
 

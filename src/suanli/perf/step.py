@@ -174,7 +174,8 @@ def step_breakdown(model: ModelSpec, dep: Deployment | Layout, hw: HwParams, eff
     pp_t = pp * comm.p2p_time(tokens * h * ACT_BYTES / stage_gpus, bw=p2p_bw, latency=p2p_lat, eff=eff.comm)
     out["pp_comm"] = np.where(pp > 1, pp_t, 0.0)
 
-    out["overhead"] = L * eff.layer_overhead_s + eff.step_overhead_s + zero
+    out["overhead"] = (L * eff.layer_overhead_s + eff.step_overhead_s
+                       + np.asarray(load.n_dec, dtype=float) * eff.seq_overhead_s + zero)
     # A PP cycle runs pp micro-batches through pp stages of L/pp layers: each op above is
     # every layer once at micro-batch size, which is the cycle time.
     return out
