@@ -41,8 +41,8 @@ def dealer_plan(
     from suanli.cli import _render_search
 
     if plot is not None:
-        from suanli.viz.charts import _check
-        _check(plot)
+        from suanli.viz.charts import check_plot_path
+        check_plot_path(plot)
     rep = run_plan(price=price, units=units, unit_cost=unit_cost, financing_rate=financing_rate, inventory=inventory,
                    weekly_sell_capacity=weekly_sell_capacity, lease_rate_week=lease_rate,
                    lease_utilisation=lease_utilisation, lease_max_units=lease_max_units, storage_cost_week=storage_cost,

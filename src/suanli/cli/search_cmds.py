@@ -76,8 +76,8 @@ def compare(
     kw = _common(model, hardware, isl, osl, gpus, max_gpus, engine, weight_dtype, kv_dtype, disagg, backend,
                  address, hardware_file)
     if plot is not None:
-        from suanli.viz.charts import _check
-        _check(plot)
+        from suanli.viz.charts import check_plot_path
+        check_plot_path(plot)
     with _progress("comparing chips") as progress:
         res = run_compare(ttft_ms=ttft_ms, tpot_ms=tpot_ms, request_rate=request_rate, progress=progress, **kw)
     if plot is not None:
@@ -110,8 +110,8 @@ def pareto(
     kw = _common(model, hardware, isl, osl, gpus, max_gpus, engine, weight_dtype, kv_dtype, disagg, backend,
                  address, hardware_file)
     if plot is not None:
-        from suanli.viz.charts import _check
-        _check(plot)
+        from suanli.viz.charts import check_plot_path
+        check_plot_path(plot)
     with _progress("searching") as progress:
         fronts = run_pareto(progress=progress, **kw)
     if plot is not None:

@@ -12,13 +12,16 @@ from suanli.errors import InvalidInput
 SUFFIXES = (".png", ".html")
 
 
-def _check(path: str | Path) -> Path:
+def check_plot_path(path: str | Path) -> Path:
     p = Path(path)
     if p.suffix.lower() not in SUFFIXES:
         raise InvalidInput(f"plot file must end in .png or .html, got {p.name!r}", field="plot")
     if not p.parent.exists():
         raise InvalidInput(f"directory for the plot does not exist: {p.parent}", field="plot")
     return p
+
+
+_check = check_plot_path  # older name, used by market charts
 
 
 def _label(hw: str, unverified: bool) -> str:
@@ -29,7 +32,7 @@ def frontier_chart(frontiers: Sequence[Any], path: str | Path, *, title: str,
                    best: dict[str, tuple[float, float]] | None = None) -> Path:
     """One line per chip: output tokens/s per GPU (y) against tokens/s per user
     (x); ``best`` marks a chosen point per chip (e.g. compare's pick)."""
-    p = _check(path)
+    p = check_plot_path(path)
     series = [(_label(f.hardware, f.unverified), [pt["tok_s_per_user"] for pt in f.points],
                [pt["output_tok_s_per_gpu"] for pt in f.points],
                [pt.get("description", "") for pt in f.points], f.hardware) for f in frontiers if f.points]
@@ -70,7 +73,7 @@ def frontier_chart(frontiers: Sequence[Any], path: str | Path, *, title: str,
 
 def dealer_chart(rep: Any, path: str | Path) -> Path:
     """Expected units sold per week and stock over the horizon."""
-    p = _check(path)
+    p = check_plot_path(path)
     plan = rep.plan
     weeks = list(range(len(plan.sell_per_week_mean)))
     title = (f"Dealer plan: {rep.inputs['units']} units, leased {plan.leased_units}; expected NPV "
@@ -100,5 +103,39 @@ def dealer_chart(rep: Any, path: str | Path) -> Path:
                              yaxis="y2"))
     fig.update_layout(title=title, xaxis_title="week", yaxis_title="units sold",
                       yaxis2=dict(title="units in stock", overlaying="y", side="right"), template="plotly_white")
+    fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+    return p
+
+
+def cost_chart(rep: Any, path: str | Path) -> Path:
+    """Owned and leased cost per million tokens per chip (bars)."""
+    p = check_plot_path(path)
+    rows = [c for c in rep.ranked() if c.feasible and (c.owned or c.leased)]
+    names = [c.hardware for c in rows]
+    owned = [c.owned.blended_per_mtok if c.owned else 0.0 for c in rows]
+    leased = [c.leased.blended_per_mtok if c.leased else 0.0 for c in rows]
+    title = f"{rep.model}, {rep.workload}: {rep.currency} per million tokens (suanli)"
+    if p.suffix.lower() == ".png":
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(9, 4.8), dpi=120)
+        x = range(len(names))
+        ax.bar([i - 0.2 for i in x], owned, width=0.4, label="owned (TCO)")
+        ax.bar([i + 0.2 for i in x], leased, width=0.4, label="leased")
+        ax.set_xticks(list(x), names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(f"{rep.currency} per million tokens")
+        ax.set_title(title, fontsize=10)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(p)
+        plt.close(fig)
+        return p
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Bar(x=names, y=owned, name="owned (TCO)"), go.Bar(x=names, y=leased, name="leased")])
+    fig.update_layout(title=title, yaxis_title=f"{rep.currency} per million tokens", barmode="group",
+                      template="plotly_white")
     fig.write_html(str(p), include_plotlyjs=True, full_html=True)
     return p
