@@ -1,0 +1,215 @@
+"""Market use cases: what the CLI, the web API and the dealer plan call.
+
+Every function takes ``db``: an open :class:`~suanli.market.db.Database`, a URL / SQLite
+path, or None (``$SUANLI_DATABASE_URL``, else the default SQLite file, created and seeded
+on first use).  Long-running callers (web) open the database once with :func:`open_market`
+and pass it; one-shot callers pass the URL.
+
+For the dealer plan, :func:`dealer_market` returns in one object what the market holds
+about a chip for an owner: inventory lots, the weekly per-GPU price index by channel and
+the chip's dated events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Mapping
+
+from suanli.errors import InvalidInput
+from suanli.market import query
+from suanli.market.db import Database, location, open_db, schema_version
+from suanli.market.index import PriceIndex
+from suanli.market.index import price_index as _price_index
+from suanli.market.pricing import HostCostModel, IndexPoint, IndexSeries
+
+DbArg = Database | str | None
+
+
+def open_market(db: DbArg = None) -> Database:
+    """An open, migrated and seeded market database."""
+    return db if isinstance(db, Database) else open_db(db)
+
+
+def _with_db(db: DbArg) -> tuple[Database, bool]:
+    """(database, whether we opened it and must dispose of it)."""
+    return (db, False) if isinstance(db, Database) else (open_db(db), True)
+
+
+class _Session:
+    def __init__(self, db: DbArg) -> None:
+        self.db, self._own = _with_db(db)
+
+    def __enter__(self) -> Database:
+        return self.db
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._own:
+            self.db.dispose()
+
+
+# --- database administration ----------------------------------------------------------------
+
+def table_counts(db: Database) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from suanli.market import schema
+
+    with db.read() as conn:
+        return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
+                for t in schema.ALL_TABLES if t.name not in ("market_meta",)}
+
+
+def db_status(db: DbArg = None) -> dict[str, Any]:
+    """Location, dialect, schema version and row counts (creating the database if new)."""
+    with _Session(db) as d:
+        with d.read() as conn:
+            version = schema_version(conn)
+        return {"location": location(d.url), "url": d.display_url, "dialect": d.dialect, "schema": version,
+                "rows": table_counts(d)}
+
+
+def db_location(db: str | None = None) -> dict[str, str]:
+    """Where the database is, without opening or creating it."""
+    from suanli.market.db import redact, resolve_url
+
+    return {"location": location(db), "url": redact(resolve_url(db))}
+
+
+def backup(path: str | Path, db: DbArg = None) -> dict[str, Any]:
+    from suanli.market.backup import backup as _backup
+
+    with _Session(db) as d:
+        return _backup(d, path).to_dict()
+
+
+def restore(path: str | Path, db: DbArg = None) -> dict[str, Any]:
+    from suanli.market.backup import restore as _restore
+
+    with _Session(db) as d:
+        return _restore(d, path).to_dict()
+
+
+# --- import / export ------------------------------------------------------------------------
+
+def import_file(path: str | Path, db: DbArg = None, *, kind: str | None = None, dry_run: bool = False,
+                today: date | None = None) -> Any:
+    """Validate and import one CSV/JSON file (all or nothing, idempotent); an
+    :class:`~suanli.market.ingest.ImportResult`."""
+    from suanli.market.ingest import import_file as _import
+
+    with _Session(db) as d:
+        return _import(d, path, kind=kind, dry_run=dry_run, today=today)
+
+
+def export(kind: str = "quotes", db: DbArg = None, *, fmt: str | None = None, out: str | Path | None = None,
+           **filters: Any) -> str:
+    """The export text; written to ``out`` when given (format from its suffix unless ``fmt``)."""
+    from suanli.market.export import export_text
+
+    if fmt is None:
+        fmt = "json" if out is not None and Path(out).suffix.lower() == ".json" else "csv"
+    with _Session(db) as d:
+        text = export_text(d, kind, fmt, **filters)
+    if out is not None:
+        p = Path(out).expanduser()
+        if not p.parent.is_dir():
+            raise InvalidInput(f"directory for the export does not exist: {p.parent}", field="out")
+        p.write_text(text, encoding="utf-8")
+    return text
+
+
+# --- queries --------------------------------------------------------------------------------
+
+def quotes(db: DbArg = None, **filters: Any) -> list[query.Quote]:
+    with _Session(db) as d:
+        return query.quotes(d, **filters)
+
+
+def events(db: DbArg = None, **filters: Any) -> list[query.Event]:
+    with _Session(db) as d:
+        return query.events(d, **filters)
+
+
+def inventories(db: DbArg = None, *, owner: str | None = None, chip: str | None = None) -> list[query.InventoryLot]:
+    with _Session(db) as d:
+        return query.inventories(d, owner=owner, chip=chip)
+
+
+def price_index(chip: str, db: DbArg = None, *, channel: str | None = None, measure: str = "purchase",
+                currency: str | None = None, fx: Mapping[str, float] | None = None,
+                since: date | str | None = None, until: date | str | None = None,
+                host_model: HostCostModel | None = None) -> PriceIndex:
+    """The weekly per-GPU price index of ``chip`` by channel, with its events."""
+    with _Session(db) as d:
+        return _price_index(d, chip, channel=channel, measure=measure, currency=currency, fx=fx, since=since,
+                            until=until, host_model=host_model)
+
+
+def parse_fx(pairs: list[str] | None) -> dict[str, float]:
+    """``["USD=7.1", "HKD=0.92"]`` -> ``{"USD": 7.1, "HKD": 0.92}`` (index-currency units per unit)."""
+    out: dict[str, float] = {}
+    for pair in pairs or []:
+        code, sep, value = pair.partition("=")
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = float("nan")
+        if not sep or len(code.strip()) != 3 or not rate > 0:
+            raise InvalidInput(f"bad exchange rate {pair!r}: use CODE=RATE, e.g. USD=7.1", field="fx")
+        out[code.strip().upper()] = rate
+    return out
+
+
+# --- the dealer plan's view of the market ---------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class DealerMarket:
+    """What the market database says about one chip for one owner.
+
+    * ``lots``: the owner's inventory of the chip (units, GPUs per unit, unit cost,
+      currency, acquisition date, financing and its annual rate).
+    * ``index``: the weekly per-GPU purchase-price index by channel (``index.series``),
+      in ``index.currency``; ``price_series(channel)`` gives it gap-free.
+    * ``rent``: the per-GPU-hour rent index (lease and cloud quotes), same currency rules.
+    * ``events``: the chip's dated events, oldest first.
+    """
+
+    chip: str
+    owner: str | None
+    lots: tuple[query.InventoryLot, ...]
+    index: PriceIndex
+    rent: PriceIndex
+
+    @property
+    def events(self) -> tuple[query.Event, ...]:
+        return self.index.events
+
+    @property
+    def gpus_in_stock(self) -> int:
+        return sum(lot.total_gpus for lot in self.lots)
+
+    def price_series(self, channel: str = "dealer", until: date | None = None) -> list[IndexPoint]:
+        series: IndexSeries | None = self.index.series.get(channel)
+        return series.filled(until) if series is not None else []
+
+    def latest_price(self, channel: str = "dealer") -> IndexPoint | None:
+        series = self.index.series.get(channel)
+        return series.latest if series is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chip": self.chip, "owner": self.owner, "gpus_in_stock": self.gpus_in_stock,
+                "lots": [lot.to_dict() for lot in self.lots], "index": self.index.to_dict(),
+                "rent": self.rent.result.to_dict()}
+
+
+def dealer_market(chip: str, db: DbArg = None, *, owner: str | None = None, currency: str = "CNY",
+                  fx: Mapping[str, float] | None = None, since: date | str | None = None,
+                  host_model: HostCostModel | None = None) -> DealerMarket:
+    """Inventory, price index and events of ``chip`` (see :class:`DealerMarket`)."""
+    with _Session(db) as d:
+        lots = tuple(query.inventories(d, owner=owner, chip=chip))
+        idx = _price_index(d, chip, currency=currency, fx=fx, since=since, host_model=host_model)
+        rent = _price_index(d, chip, measure="rent", currency=currency, fx=fx, since=since, with_events=False)
+    return DealerMarket(chip=chip, owner=owner, lots=lots, index=idx, rent=rent)
