@@ -54,3 +54,19 @@ def test_bad_inventory_rows_all_reported(tmp_path):
     inv.write_text("quantity,unit_cost,currency\nx,1,CNY\n5,1,EUR\n", encoding="utf-8")
     r = runner.invoke(app, [*BASE, "--inventory", str(inv)])
     assert r.exit_code == 2 and "line 2" in r.stderr and "line 3" in r.stderr
+
+
+def test_plan_from_market_database(tmp_path):
+    # inventory imported into the embedded database; price from the bundled H20 dealer index
+    db = str(tmp_path / "m.sqlite3")
+    inv = tmp_path / "inv.csv"
+    inv.write_text("owner,item,chip,kind,gpus,quantity,unit_cost,currency,acquisition_date,financing,financing_rate\n"
+                   "acme,8xH20 server,nvidia_h20_96gb,server,8,5,1100000,CNY,2025-04-01,loan,0.06\n", encoding="utf-8")
+    r = runner.invoke(app, ["market", "import", str(inv), "--db", db])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["dealer", "plan", "--chip", "H20", "--db", db, "--weekly-sell-capacity", "8", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)["inputs"]
+    # 5 servers x 8 GPUs; 1.1 M CNY per 8-GPU server = 137,500 per GPU; rate from the lot
+    assert d["units"] == 40 and d["unit_cost"] == pytest.approx(137_500) and d["financing_rate_annual"] == 0.06
+    assert "price index" in d["price_source"]

@@ -136,3 +136,40 @@ def dealer_plan(*, price: float, units: int | None = None, unit_cost: float | No
         scenarios=[{"name": s.name, "drift_weekly": s.drift_weekly, "vol_weekly": s.vol_weekly,
                     "jumps": [j.__dict__ for j in s.jumps], "note": s.note, "source": s.source} for s in specs],
         plan=result, currency=currency.upper())
+
+
+def dealer_plan_from_market(chip: str, *, db: Any = None, owner: str | None = None, channel: str = "dealer",
+                            price: float | None = None, currency: str = "CNY", **kwargs: Any) -> DealerReport:
+    """Plan for the stock of ``chip`` held in the market database (its inventory lots,
+    per GPU) at the latest weekly price-index point of ``channel`` (unless ``price`` is given)."""
+    from suanli.app.market import dealer_market
+    from suanli.specs.accelerator import load_hardware
+
+    # the market database names chips as quoted ("H20"); inventories may use catalog ids
+    m = dealer_market(chip, db, owner=owner, currency=currency)
+    all_lots = list(m.lots)
+    canonical = load_hardware().resolve_id(chip)
+    if canonical != chip:
+        all_lots += list(dealer_market(canonical, db, owner=owner, currency=currency).lots)
+    lots = [lot for lot in all_lots if lot.currency == currency.upper()]
+    if not lots:
+        raise InvalidInput(f"no inventory of {chip} in {currency} in the market database"
+                           + (f" for owner {owner!r}" if owner else "") + " (import one with `suanli market import`)",
+                           field="inventory")
+    gpus = sum(lot.total_gpus for lot in lots)
+    unit_cost = sum(lot.total_gpus * lot.cost_per_gpu for lot in lots) / gpus
+    rates = [(lot.total_gpus, lot.financing_rate) for lot in lots if lot.financing_rate is not None]
+    financing = kwargs.pop("financing_rate", None)
+    if financing is None:
+        financing = sum(n * r for n, r in rates) / sum(n for n, _ in rates) if rates else None
+    source = "given (--price)"
+    if price is None:
+        point = m.latest_price(channel) or m.latest_price("oem") or None
+        if point is None:
+            raise InvalidInput(f"no {channel} price index for {chip}; give --price", field="price")
+        price, source = point.price, f"price index {chip} {channel}, week of {point.week.isoformat()} ({point.n} quotes)"
+    rep = dealer_plan(price=float(price), units=gpus, unit_cost=unit_cost, financing_rate=financing,
+                      currency=currency, **kwargs)
+    rep.inputs.update(price_source=source, inventory_lots=len(lots), chip=chip,
+                      events=[f"{e.date.isoformat()} {e.description}" for e in m.events[-5:]])
+    return rep

@@ -16,8 +16,13 @@ app.add_typer(dealer_app, name="dealer")
 
 @dealer_app.command("plan")
 def dealer_plan(
-    price: Annotated[float, typer.Option("--price", help="Today's sale price per unit (per GPU/card).")],
     weekly_sell_capacity: Annotated[int, typer.Option("--weekly-sell-capacity", help="Units the market absorbs per week.")],
+    price: Annotated[Optional[float], typer.Option("--price", help="Today's sale price per unit (per GPU/card); "
+                                                   "default with --chip: the latest price-index point.")] = None,
+    chip: Annotated[Optional[str], typer.Option("--chip", help="Use the market database: this chip's inventory "
+                                                "lots and price index.")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Market database URL (default: embedded SQLite).")] = None,
+    owner: Annotated[Optional[str], typer.Option("--owner", help="Inventory owner in the database.")] = None,
     inventory: Annotated[Optional[Path], typer.Option("--inventory", metavar="FILE",
                                                       help="CSV/JSON: quantity,unit_cost,currency[,financing_rate].")] = None,
     units: Annotated[Optional[int], typer.Option("--units")] = None,
@@ -43,11 +48,19 @@ def dealer_plan(
     if plot is not None:
         from suanli.viz.charts import check_plot_path
         check_plot_path(plot)
-    rep = run_plan(price=price, units=units, unit_cost=unit_cost, financing_rate=financing_rate, inventory=inventory,
-                   weekly_sell_capacity=weekly_sell_capacity, lease_rate_week=lease_rate,
-                   lease_utilisation=lease_utilisation, lease_max_units=lease_max_units, storage_cost_week=storage_cost,
-                   currency=currency, scenarios=scenario, scenario_files=scenario_file or (), weeks=weeks,
-                   paths=paths, seed=seed)
+    common = dict(weekly_sell_capacity=weekly_sell_capacity, lease_rate_week=lease_rate,
+                  lease_utilisation=lease_utilisation, lease_max_units=lease_max_units, storage_cost_week=storage_cost,
+                  currency=currency, scenarios=scenario, scenario_files=scenario_file or (), weeks=weeks,
+                  paths=paths, seed=seed)
+    if chip is not None:
+        from suanli.app.dealer import dealer_plan_from_market
+        rep = dealer_plan_from_market(chip, db=db, owner=owner, price=price, financing_rate=financing_rate, **common)
+    else:
+        from suanli.errors import InvalidInput
+        if price is None:
+            raise InvalidInput("give --price (or --chip to take it from the market price index)", field="price")
+        rep = run_plan(price=price, units=units, unit_cost=unit_cost, financing_rate=financing_rate,
+                       inventory=inventory, **common)
     if plot is not None:
         from suanli.viz.charts import dealer_chart
         dealer_chart(rep, plot)
