@@ -90,8 +90,15 @@ def one(value: object) -> float:
     return float(np.asarray(value, dtype=float).reshape(-1)[0])
 
 
-def le(a: float, b: float) -> bool:
-    return a <= b * (1 + SLACK) + 1e-15
+def le(a: float, b: float, slack: float = SLACK) -> bool:
+    return a <= b * (1 + slack) + 1e-15
+
+
+# TTFT includes the residual of the step an arrival lands in, E[T^2] / 2E[T] (inspection
+# paradox): when faster hardware shortens decode steps but not a compute-bound prompt step,
+# that residual can grow by a hair even though the request's own prompt runs faster.  The
+# effect is at the 1e-9 level in the falsifying examples found; TTFT gets a 1e-6 slack.
+TTFT_SLACK = 1e-6
 
 
 def assert_sane(r: ServingResult, eff: Efficiency) -> None:
@@ -114,7 +121,7 @@ def test_more_memory_bandwidth_is_never_slower(layout, n, hw, eff, wl, factor) -
     slow = predict_serving(model, dep, hw, eff, wl)
     fast = predict_serving(model, dep, replace(hw, mem_bw=hw.mem_bw * factor), eff, wl)
     assert le(fast.tpot_s, slow.tpot_s)
-    assert le(fast.ttft_s, slow.ttft_s)
+    assert le(fast.ttft_s, slow.ttft_s, TTFT_SLACK)
     assert le(slow.output_tok_s_per_gpu, fast.output_tok_s_per_gpu)
 
 
@@ -126,7 +133,7 @@ def test_more_compute_is_never_slower(layout, n, hw, eff, wl, factor) -> None:
     fast = predict_serving(model, dep, replace(hw, peak_gemm=hw.peak_gemm * factor,
                                                peak_attn=hw.peak_attn * factor), eff, wl)
     assert le(fast.tpot_s, slow.tpot_s)
-    assert le(fast.ttft_s, slow.ttft_s)
+    assert le(fast.ttft_s, slow.ttft_s, TTFT_SLACK)
     assert le(slow.output_tok_s_per_gpu, fast.output_tok_s_per_gpu)
 
 
