@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e '.[all]'
+"$VENV/bin/python" -m pip install --quiet -e '.[viz]'
 
 mkdir -p out
 "$VENV/bin/suanli" report --plot out/buyer-report.png
