@@ -1,0 +1,54 @@
+"""``suanli serve``: the web dashboard and JSON API (FastAPI, run by uvicorn)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from suanli.cli._errors import fail
+from suanli.cli.main import app
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; put a reverse proxy "
+                                           "in front for anything else, see docs/deploy.md).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    db: Annotated[Optional[str], typer.Option("--db", metavar="URL",
+                                              help="Market database (SQLite path / sqlite:///..., postgresql://...). "
+                                                   "Default: $SUANLI_DATABASE_URL, else the market default file.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    proxy_headers: Annotated[bool, typer.Option("--proxy-headers/--no-proxy-headers",
+                                                help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips.")] = False,
+    forwarded_allow_ips: Annotated[Optional[str], typer.Option(
+        "--forwarded-allow-ips", metavar="IPS", help="Comma-separated proxy addresses whose forwarded headers are "
+                                                     "trusted (default 127.0.0.1).")] = None,
+    root_path: Annotated[str, typer.Option("--root-path", help="URL prefix when served under a sub-path.")] = "",
+    log_level: Annotated[str, typer.Option("--log-level", help="critical|error|warning|info|debug.")] = "info",
+) -> None:
+    """Serve the dashboard (HTML pages with charts) and the JSON API (OpenAPI at /docs).
+
+    Settings from the environment: SUANLI_API_TOKEN (write endpoints), SUANLI_CORS_ORIGINS,
+    SUANLI_MAX_UPLOAD_BYTES, SUANLI_DATABASE_URL.
+    """
+    try:
+        import uvicorn
+
+        import suanli.web.app  # noqa: F401  (fail here, with the hint, if fastapi is missing)
+    except ImportError as exc:
+        raise fail(f"suanli serve needs the web extra: pip install 'suanli[web]' ({exc.name} missing)") from None
+    if db:
+        os.environ["SUANLI_DATABASE_URL"] = db  # read by create_app in every worker
+    from suanli.web.settings import load_settings
+
+    load_settings()  # a malformed setting is one line and exit 2, before binding the port
+    if host not in LOOPBACK:
+        typer.echo(f"note: listening on {host}, not loopback; reads are open to anyone who can reach it "
+                   "(see docs/deploy.md)", err=True)
+    uvicorn.run("suanli.web.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips, root_path=root_path,
+                log_level=log_level, server_header=False)

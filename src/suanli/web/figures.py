@@ -1,0 +1,116 @@
+"""Plotly figure dicts drawn from page data (presentation only: no modelling here).
+
+Plain ``{"data": [...], "layout": {...}}`` dicts, rendered in the browser by
+``Plotly.newPlot`` (SVG traces, so they also print and scale on a phone).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from suanli.web.render import chip_name
+
+_LAYOUT = {"template": None, "margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "autosize": True,
+           "legend": {"orientation": "h", "y": -0.25}, "font": {"size": 12},
+           "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
+_AXIS = {"gridcolor": "#ddd", "zeroline": False}
+# plotly's default colourway, set explicitly so a chip's star matches its line
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf")
+
+
+def _layout(title: str, x: str, y: str, **more: Any) -> dict[str, Any]:
+    return {**_LAYOUT, "title": {"text": title, "font": {"size": 14}},
+            "xaxis": {**_AXIS, "title": {"text": x}}, "yaxis": {**_AXIS, "title": {"text": y}}, **more}
+
+
+def frontier(data: dict[str, Any]) -> dict[str, Any]:
+    """Compare page: tokens/s per GPU against tokens/s per user per chip; the pick as a star."""
+    best = {c["hardware"]: c for c in data["chips"] if c.get("feasible")}
+    traces: list[dict[str, Any]] = []
+    for i, f in enumerate(fr for fr in data["frontiers"] if fr["points"]):
+        colour = COLOURS[i % len(COLOURS)]
+        name = chip_name(f.get("label"), f["hardware"]) + (" (unverified specs)" if f["unverified"] else "")
+        traces.append({"type": "scatter", "mode": "lines+markers", "name": name, "legendgroup": f["hardware"],
+                       "line": {"color": colour, "dash": "dot" if f["unverified"] else "solid"},
+                       "marker": {"color": colour, "size": 5},
+                       "x": [p["tok_s_per_user"] for p in f["points"]],
+                       "y": [p["output_tok_s_per_gpu"] for p in f["points"]],
+                       "text": [p["description"] for p in f["points"]],
+                       "hovertemplate": "%{text}<br>%{x:.1f} tok/s/user<br>%{y:.0f} tok/s/GPU<extra>"
+                                        + f["hardware"] + "</extra>"})
+        c = best.get(f["hardware"])
+        if c and c.get("tok_s_per_user"):
+            traces.append({"type": "scatter", "mode": "markers", "showlegend": False, "legendgroup": f["hardware"],
+                           "x": [c["tok_s_per_user"]], "y": [c["output_tok_s_per_gpu"]],
+                           "marker": {"symbol": "star", "size": 15, "color": colour,
+                                      "line": {"width": 1, "color": "#222"}},
+                           "hovertemplate": f"best under targets: {c['config'].get('description', '')}<extra>"
+                                            f"{f['hardware']}</extra>"})
+    sla = data.get("tpot_ms")
+    shapes = []
+    if sla:
+        shapes.append({"type": "line", "x0": 1000.0 / sla, "x1": 1000.0 / sla, "yref": "paper", "y0": 0, "y1": 1,
+                       "line": {"dash": "dot", "color": "#888"}})
+    return {"data": traces, "layout": _layout(
+        f"{data['model']}, {data['isl']:g} in / {data['osl']:g} out", "tokens/s per user (1 / TPOT)",
+        "output tokens/s per GPU", shapes=shapes, xaxis={**_AXIS, "type": "log",
+                                                         "title": {"text": "tokens/s per user (1 / TPOT)"}})}
+
+
+def accuracy(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Predicted against measured, one trace per metric family, log-log with the y = x line."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for c in cases:
+        if c["status"] == "ok":
+            family = "throughput (tok/s/GPU)" if c["metric"].endswith("_tok_s") else c["metric"]
+            groups.setdefault(family, []).append(c)
+    traces = [{"type": "scatter", "mode": "markers", "name": name, "x": [c["measured"] for c in rows],
+               "y": [c["predicted"] for c in rows],
+               "text": [f"{c['case_id']}<br>{c['hardware']} · {c['model']} · {c['engine']}<br>"
+                        f"error {100 * c['ape']:.0f} %" for c in rows],
+               "hovertemplate": "%{text}<br>measured %{x:.3g}<br>predicted %{y:.3g}<extra></extra>"}
+              for name, rows in sorted(groups.items())]
+    values = [v for c in cases if c["status"] == "ok" for v in (c["measured"], c["predicted"]) if v]
+    if values:
+        lo, hi = min(values) / 1.5, max(values) * 1.5
+        traces.append({"type": "scatter", "mode": "lines", "name": "predicted = measured", "x": [lo, hi],
+                       "y": [lo, hi], "line": {"dash": "dash", "color": "#888"}, "hoverinfo": "skip"})
+    lay = _layout("Predicted vs measured (public cases)", "measured", "predicted")
+    lay["xaxis"]["type"] = lay["yaxis"]["type"] = "log"
+    return {"data": traces, "layout": lay}
+
+
+def errors_per_chip(by_hardware: dict[str, dict[str, Any]], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    rows = sorted(((hw, s) for hw, s in by_hardware.items() if s.get("median_ape") is not None),
+                  key=lambda r: r[1]["median_ape"])
+    return {"data": [{"type": "bar", "orientation": "h", "y": [chip_name(labels.get(hw), hw) for hw, _ in rows],
+                      "x": [100 * s["median_ape"] for _, s in rows],
+                      "text": [f"{s['count']} cases" for _, s in rows],
+                      "hovertemplate": "%{y}: median error %{x:.0f} % (%{text})<extra></extra>"}],
+            "layout": {**_layout("Median absolute error per chip", "median |error| (%)", ""),
+                       "margin": {"l": 220, "r": 20, "t": 40, "b": 50}, "height": 120 + 28 * len(rows)}}
+
+
+def dealer(plan: dict[str, Any], currency: str) -> dict[str, Any]:
+    weeks = list(range(len(plan["sell_per_week_mean"])))
+    return {"data": [
+        {"type": "bar", "name": "units sold (mean over scenarios)", "x": weeks, "y": plan["sell_per_week_mean"]},
+        {"type": "scatter", "mode": "lines", "name": "stock (mean)", "x": list(range(len(plan["stock_mean"]))),
+         "y": plan["stock_mean"], "yaxis": "y2"}],
+        "layout": _layout(f"Plan: expected NPV {plan['npv_mean'] / 1e6:,.1f} M {currency}", "week", "units sold",
+                          yaxis2={"title": {"text": "units in stock"}, "overlaying": "y", "side": "right",
+                                  "showgrid": False})}
+
+
+def price_index(series: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
+    """Market page: one line per chip (``{"name", "dates", "values"}``), events as dotted lines."""
+    traces = [{"type": "scatter", "mode": "lines+markers", "name": s["name"], "x": s["dates"], "y": s["values"]}
+              for s in series]
+    shapes = [{"type": "line", "x0": e["date"], "x1": e["date"], "yref": "paper", "y0": 0, "y1": 1,
+               "line": {"dash": "dot", "color": "#c44", "width": 1}} for e in events if e.get("date")]
+    annotations = [{"x": e["date"], "yref": "paper", "y": 1, "text": str(i + 1), "showarrow": False,
+                    "font": {"size": 10, "color": "#c44"}, "hovertext": e.get("event", "")}
+                   for i, e in enumerate(events) if e.get("date")]
+    return {"data": traces, "layout": _layout(title, "date", "price index", shapes=shapes,
+                                              annotations=annotations)}

@@ -1,0 +1,1 @@
+"""Routers, one module per area (each under 500 lines)."""

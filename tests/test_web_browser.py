@@ -1,0 +1,208 @@
+"""Browser tests: a real ``suanli serve`` on 127.0.0.1 driven by Debian's Chromium (headless)
+through Playwright for Python.
+
+* every page loads without a JavaScript error and shows its content;
+* the compare form submits and renders the ranked table and the Plotly chart (SVG);
+* the compare page for the default workload renders within the target (printed);
+* on a phone-sized viewport no page scrolls sideways (tables scroll inside their box).
+
+Needs ``/usr/bin/chromium`` (``scripts/ci-browser.sh`` installs it; never ``playwright
+install``).  Without it the tests skip locally but FAIL when ``CI`` is set.
+Set ``SUANLI_SCREENSHOT=docs/compare.png`` to refresh the screenshot in the docs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+CHROMIUM = os.environ.get("SUANLI_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+RENDER_TARGET_S = 1.5  # compare page, default workload, on the project's 2-core machine
+PAGES = {"/": "h1", "/compare": "#ranking", "/chips": "#chips", "/chips/H20": "#timeline", "/market": "h1",
+         "/dealer": "#plan", "/accuracy": "#per-chip", "/docs": "h1"}
+CHART_PAGES = {"/compare": "#frontier-chart", "/dealer": "#dealer-chart", "/accuracy": "#scatter-chart"}
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: browser tests must run; see scripts/ci-browser.sh)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[test]')")
+    if not Path(CHROMIUM).exists():
+        _missing(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``suanli serve`` in a subprocess (the real CLI and uvicorn), stopped at the end."""
+    pytest.importorskip("uvicorn")
+    port = _free_port()
+    db = tmp_path_factory.mktemp("web") / "market.sqlite3"
+    env = {**os.environ, "SUANLI_DATABASE_URL": f"sqlite:///{db}"}
+    env.pop("SUANLI_API_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, "-m", "suanli", "serve", "--port", str(port), "--log-level", "warning"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/api/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"suanli serve exited: {proc.stdout.read() if proc.stdout else ''}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("suanli serve did not answer within 60 s")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    p = ctx.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    p.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    p.js_errors = errors
+    yield p
+    ctx.close()
+
+
+def _chart_rendered(page: Any, selector: str) -> None:
+    page.wait_for_selector(f'{selector}[data-rendered="true"] svg.main-svg', timeout=15_000)
+    assert page.locator(f"{selector} svg.main-svg").count() >= 1
+    assert page.locator(f"{selector} .scatterlayer .trace, {selector} .barlayer .trace").count() >= 1
+
+
+def _render(page: Any, url: str) -> float:
+    start = time.perf_counter()
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#ranking tbody tr")
+    _chart_rendered(page, "#frontier-chart")
+    return time.perf_counter() - start
+
+
+def test_compare_page_default_workload_render_time(server: str, browser: Any) -> None:
+    """Navigation start to ranked table and Pareto chart drawn (SVG), for the default workload
+    (what the server precomputes at startup), in a fresh browser context each time (empty
+    HTTP cache: the Plotly bundle is fetched and compiled).  The median of three first visits
+    must meet the target; a repeat visit and a workload nobody asked for before (computed on
+    request) are timed and printed too."""
+    first: list[float] = []
+    for _ in range(3):
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        p = ctx.new_page()
+        errors: list[str] = []
+        p.on("pageerror", lambda exc, errs=errors: errs.append(str(exc)))
+        p.goto("about:blank")  # the renderer is up, as in a browser a person has open
+        first.append(_render(p, server + "/compare"))
+        assert errors == []
+        if len(first) < 3:
+            ctx.close()
+    repeat = _render(p, server + "/compare")
+    uncached = _render(p, server + "/compare?isl=1000")
+    median = sorted(first)[1]
+    print(f"\ncompare page, default workload, first visit (fresh browser cache): "
+          f"{', '.join(f'{t * 1000:.0f}' for t in first)} ms; median {median * 1000:.0f} ms "
+          f"(target {RENDER_TARGET_S * 1000:.0f} ms)")
+    print(f"compare page, repeat visit: {repeat * 1000:.0f} ms; a workload computed on request (isl=1000): "
+          f"{uncached * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    shot = os.environ.get("SUANLI_SCREENSHOT")
+    if shot:  # the default workload, as a visitor first sees it
+        p.goto(server + "/compare", wait_until="domcontentloaded")
+        _chart_rendered(p, "#frontier-chart")
+        p.screenshot(path=shot, full_page=True)
+    ctx.close()
+    assert median <= RENDER_TARGET_S, f"compare page (default workload) rendered in {median:.2f} s (median)"
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_loads(server: str, page: Any, path: str) -> None:
+    response = page.goto(server + path, wait_until="domcontentloaded")
+    assert response is not None and response.status == 200
+    page.wait_for_selector(PAGES[path])
+    if path in CHART_PAGES:
+        _chart_rendered(page, CHART_PAGES[path])
+    assert page.locator("header.top nav a").count() >= 5
+    assert page.js_errors == [], page.js_errors
+
+
+def test_compare_form_submits_and_renders(server: str, page: Any) -> None:
+    page.goto(server + "/compare", wait_until="domcontentloaded")
+    page.select_option("select[name=model]", "Qwen/Qwen3-8B")
+    page.fill("input[name=isl]", "1024")
+    page.fill("input[name=osl]", "256")
+    page.fill("input[name=ttft_ms]", "")
+    page.fill("input[name=tpot_ms]", "40")
+    for box in page.locator("fieldset.chips input[type=checkbox]").all():
+        box.set_checked(box.get_attribute("value") in ("nvidia_h20_96gb", "huawei_ascend_910b", "nvidia_h200_sxm"))
+    with page.expect_navigation():
+        page.click("#compare-form button[type=submit]")
+    assert "model=Qwen%2FQwen3-8B" in page.url and "tpot_ms=40" in page.url
+    page.wait_for_selector("#ranking tbody tr")
+    rows = page.locator("#ranking tbody tr")
+    assert rows.count() == 3
+    assert {rows.nth(i).get_attribute("data-hardware") for i in range(3)} == \
+        {"nvidia_h20_96gb", "huawei_ascend_910b", "nvidia_h200_sxm"}
+    assert "Qwen/Qwen3-8B" in page.inner_text("h2") and "TPOT ≤ 40 ms" in page.inner_text("h2")
+    assert "TTFT" not in page.inner_text("h2")  # blank target = none
+    assert "昇腾910B" in page.inner_text("#ranking")
+    _chart_rendered(page, "#frontier-chart")
+    assert page.locator("#frontier-chart .scatterlayer .trace").count() >= 3
+    assert page.js_errors == []
+
+
+def test_compare_form_shows_errors_inline(server: str, page: Any) -> None:
+    page.goto(server + "/compare?hardware=no-such-chip", wait_until="domcontentloaded")
+    assert "no-such-chip" in page.inner_text("#error")
+    assert page.locator("#compare-form").count() == 1
+
+
+@pytest.mark.parametrize("path", ["/compare", "/chips", "/accuracy", "/dealer", "/chips/910B"])
+def test_phone_viewport_does_not_scroll_sideways(server: str, browser: Any, path: str) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                              has_touch=True)
+    p = ctx.new_page()
+    try:
+        p.goto(server + path, wait_until="load")
+        p.wait_for_selector("main")
+        overflow = p.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{path} is {overflow}px wider than a phone screen"
+    finally:
+        ctx.close()
