@@ -186,8 +186,9 @@ def test_missing_config_path(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("flags", "needles"), [
     (["--isl", "abc"], ("--isl",)),
-    (["--isl", "-5"], ("--isl", "positive")),
-    (["--osl", "0"], ("--osl", "positive")),
+    (["--isl", "-5"], ("--isl", "at least 1 token")),
+    (["--osl", "0"], ("--osl", "at least 1 token")),
+    (["--isl", "0.5"], ("--isl", "at least 1 token")),
     (["--isl", "1e12"], ("--isl", "absurd")),
     (["--isl", "nan"], ("--isl",)),
     (["--gpus", "two"], ("--gpus",)),

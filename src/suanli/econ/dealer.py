@@ -236,7 +236,9 @@ def _naive(inp: DealerInputs, sc: Scenarios, *, sell_from: int) -> np.ndarray:
 def _explain(inp: DealerInputs, sc: Scenarios, *, y: int, x0: int, lease_unit: float, thr: float) -> list[str]:
     p0 = float(sc.prices[0, 0])
     weekly_fin = inp.financing_rate_annual / WEEKS_PER_YEAR
-    drift = float(np.mean(np.log(sc.prices[:, 1:] / sc.prices[:, :-1])))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        steps = np.log(sc.prices[:, 1:] / sc.prices[:, :-1])
+    drift = float(np.mean(steps[np.isfinite(steps)])) if np.isfinite(steps).any() else 0.0
     hold_cost = weekly_fin + inp.storage_cost_per_unit_week / p0
     lines = [f"price now {p0:,.0f} per unit; scenarios drift {100 * drift:+.2f} %/week on average against a "
              f"holding cost of {100 * hold_cost:.2f} %/week (financing {100 * weekly_fin:.3f} %/week + storage)"]

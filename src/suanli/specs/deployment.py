@@ -109,8 +109,8 @@ class Workload:
     def __post_init__(self) -> None:
         for name in ("isl", "osl"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise InvalidInput(f"--{name} must be a positive number of tokens, got {value!r}", field=name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1:
+                raise InvalidInput(f"--{name} must be at least 1 token, got {value!r}", field=name)
             if value > MAX_TOKENS:
                 raise InvalidInput(f"--{name} {value:g} is absurd (more than {MAX_TOKENS:,} tokens)", field=name)
         if self.scenario not in SCENARIOS:
