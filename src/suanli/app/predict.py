@@ -7,12 +7,13 @@ functions meet; the CLI and the web API call only this.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from suanli.app.calibration import Calibration, load_calibration
 from suanli.errors import InsufficientMemory, InvalidInput
-from suanli.perf.efficiency import Efficiency
+from suanli.perf.efficiency import Efficiency, EngineLimits
 from suanli.perf.hardware import HwParams, hw_params
 from suanli.perf.layout import layout_of
 from suanli.perf.memory import plan_memory
@@ -86,12 +87,12 @@ class Prediction:
         return value / hi, value / lo
 
 
+@lru_cache(maxsize=4096)
 def _pick_tp(model: ModelSpec, acc: Accelerator, gpus: int | None, wdt: DType, kdt: DType, engine: str,
-             cal: Calibration, isl: float, osl: float) -> int:
+             limits: EngineLimits, isl: float, osl: float) -> int:
     """Smallest power-of-two TP (dividing the heads and the GPU count) whose
     instance holds the weights and at least one full sequence; what engines'
-    users do by default."""
-    limits = cal.limits_for(engine, acc.memory_gb or 0.0, acc.id)
+    users do by default.  Cached: every argument is an immutable value."""
     upper = gpus or 64
     tp = 1
     while tp <= upper:
@@ -169,7 +170,8 @@ def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
         if ep and ep > 1:
             tp = ep if gpus is None else min(ep, gpus)
         else:
-            tp = _pick_tp(spec, acc, gpus, wdt, kdt, engine, cal, isl, osl)
+            tp = _pick_tp(spec, acc, gpus, wdt, kdt, engine, cal.limits_for(engine, acc.memory_gb or 0.0, acc.id),
+                          float(isl), float(osl))
     ep = ep or 1
     if gpus is None:
         gpus = max(tp, ep) * pp

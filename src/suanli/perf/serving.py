@@ -186,7 +186,10 @@ class ServingResult:
 
 
 def _f(x: Any) -> float:
-    return float(np.asarray(x, dtype=float).reshape(-1)[0])
+    try:
+        return float(x)            # Python and numpy scalars, 0-d arrays
+    except TypeError:
+        return float(np.asarray(x, dtype=float).reshape(-1)[0])
 
 
 def _scalar_plan(plan: MemoryPlan) -> MemoryPlan:
@@ -195,25 +198,34 @@ def _scalar_plan(plan: MemoryPlan) -> MemoryPlan:
                       max_seqs_per_instance=_f(plan.max_seqs_per_instance))
 
 
-def _row(parts: dict[str, Any], k: int) -> dict[str, Any]:
-    return {name: np.broadcast_to(v, (5,))[k] for name, v in parts.items()}
+def _rows(parts: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """Split per-op arrays of ``n`` stacked step evaluations into one dict per step."""
+    cols = {name: np.broadcast_to(v, (n,)) for name, v in parts.items()}
+    return [{name: c[k] for name, c in cols.items()} for k in range(n)]
+
+
+def _steady_once(e: Engine, n_dec: float, prompts: float, waiting: bool) -> dict[str, Any]:
+    """Mean step with ``n_dec`` decoders admitting ``prompts`` prompts per step, and
+    the TTFT of a newcomer (the running step's residual if ``waiting``, then its
+    own prompt next to ``n_dec - 1`` decoders), from one call evaluating the
+    decode step, the prompt lump, the newcomer's prompt step, the decoders alone
+    (per extra chunk) and an isolated prefill (for the breakdown)."""
+    others = max(n_dec - 1.0, 0.0)
+    lump = max(prompts, 1.0)
+    parts = e.parts(np.array([n_dec, n_dec, others, others, 0.0]),
+                    np.array([0.0, lump * e.isl, e.isl, 0.0, e.isl]), np.array([0.0, lump, 1.0, 0.0, 1.0]))
+    rows = _rows(parts, 5)
+    m = e.combine(rows[0], rows[1], prompts)
+    chunks = max(1.0, float(np.ceil(e.isl / e.eff.limits.max_batched_tokens)))
+    prompt = sum(rows[2].values()) + (chunks - 1.0) * sum(rows[3].values())
+    wait = m["residual"] if waiting else 0.0
+    return {"tpot": m["mean"], "ttft": e.eff.request_overhead_s + wait + prompt, "parts": m["parts"],
+            "prefill": rows[4]}
 
 
 def _closed_loop_once(e: Engine, b: float) -> dict[str, Any]:
-    """:meth:`Engine.closed_loop` for one batch size with every step it needs --
-    decode, prompt lump, the new request's prompt step, the decoders alone (per
-    extra chunk) and an isolated prefill (for the breakdown) -- in one call."""
-    others = max(b - 1.0, 0.0)
-    r = others / e.osl
-    lump = max(r, 1.0)
-    parts = e.parts(np.array([b, b, others, others, 0.0]), np.array([0.0, lump * e.isl, e.isl, 0.0, e.isl]),
-                    np.array([0.0, lump, 1.0, 0.0, 1.0]))
-    m = e.combine(_row(parts, 0), _row(parts, 1), r)
-    chunks = max(1.0, float(np.ceil(e.isl / e.eff.limits.max_batched_tokens)))
-    prompt = sum(_row(parts, 2).values()) + (chunks - 1.0) * sum(_row(parts, 3).values())
-    wait = m["residual"] if b > 1.0 else 0.0
-    return {"tpot": m["mean"], "ttft": e.eff.request_overhead_s + wait + prompt, "parts": m["parts"],
-            "prefill": _row(parts, 4)}
+    """:meth:`Engine.closed_loop` for one batch size in one step evaluation."""
+    return _steady_once(e, b, max(b - 1.0, 0.0) / e.osl, b > 1.0)
 
 
 def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Efficiency, wl: Workload,
@@ -277,11 +289,10 @@ def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Effici
             n_dec = b if saturated else min(b + 1.0, max(cap, b))
         else:
             b = n_dec = cap
-        m = e.mean_step(n_dec, b / osl)
-        tpot, parts = _f(m["mean"]), m["parts"]
-        ttft = eff.request_overhead_s + _f(m["residual"]) + _f(e.prompt_time(max(n_dec - 1.0, 0.0)))
-        inst_rate = b / _f(e.mean_step(b, b / osl)["mean"]) if scen == "offline" or saturated else \
-            float(wl.request_rate) / replicas * osl
+        m = _steady_once(e, n_dec, b / osl, True)
+        tpot, ttft, parts, prefill = _f(m["tpot"]), _f(m["ttft"]), m["parts"], m["prefill"]
+        # offline and saturated: the batch is the engine's full batch (n_dec == b)
+        inst_rate = b / tpot if scen == "offline" or saturated else float(wl.request_rate) / replicas * osl
         if saturated:
             warnings.append(f"overloaded: {wl.request_rate:g} req/s exceeds the predicted capacity "
                             f"{inst_rate * replicas / osl:.2f} req/s; queues grow without bound")
