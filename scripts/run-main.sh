@@ -5,12 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV=${SUANLI_VENV:-.venv}
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e '.[viz]'
+# shellcheck source=scripts/_venv.sh
+. scripts/_venv.sh viz
 
 mkdir -p out
 "$VENV/bin/suanli" report --plot out/buyer-report.png

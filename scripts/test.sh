@@ -7,12 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV=${SUANLI_VENV:-.venv}
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e '.[test]'
+# shellcheck source=scripts/_venv.sh
+. scripts/_venv.sh test
 
 if [ -f scripts/ci-services.sh ]; then
     SUANLI_TEST_PG_URL=$(bash scripts/ci-services.sh)

@@ -51,7 +51,11 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 def _common(model: str, hardware: str | None, isl: float, osl: float, gpus: int | None, max_gpus: int | None,
             engine: str, weight_dtype: str | None, kv_dtype: str | None, disagg: bool, backend: str,
-            address: str | None, hardware_file: list[Path] | None) -> dict[str, Any]:
+            address: str | None, hardware_file: list[Path] | None, plot: Path | None = None) -> dict[str, Any]:
+    """Search arguments shared by compare/pareto/sweep; checks the chart path before any work."""
+    if plot is not None:
+        from suanli.viz.charts import check_plot_path
+        check_plot_path(plot)
     return dict(model=model, hardware=_split(hardware), isl=isl, osl=osl, gpus=gpus, max_gpus=max_gpus, engine=engine,
                 weight_dtypes=_split(weight_dtype), kv_dtypes=_split(kv_dtype), disagg=disagg, backend=backend,
                 address=address, hardware_files=[str(p) for p in hardware_file or []])
@@ -74,10 +78,7 @@ def compare(
     from suanli.cli import _render_search
 
     kw = _common(model, hardware, isl, osl, gpus, max_gpus, engine, weight_dtype, kv_dtype, disagg, backend,
-                 address, hardware_file)
-    if plot is not None:
-        from suanli.viz.charts import check_plot_path
-        check_plot_path(plot)
+                 address, hardware_file, plot)
     with _progress("comparing chips") as progress:
         res = run_compare(ttft_ms=ttft_ms, tpot_ms=tpot_ms, request_rate=request_rate, progress=progress, **kw)
     if plot is not None:
@@ -108,10 +109,7 @@ def pareto(
     from suanli.cli import _render_search
 
     kw = _common(model, hardware, isl, osl, gpus, max_gpus, engine, weight_dtype, kv_dtype, disagg, backend,
-                 address, hardware_file)
-    if plot is not None:
-        from suanli.viz.charts import check_plot_path
-        check_plot_path(plot)
+                 address, hardware_file, plot)
     with _progress("searching") as progress:
         fronts = run_pareto(progress=progress, **kw)
     if plot is not None:
