@@ -18,9 +18,6 @@ from suanli.specs.deployment import Deployment
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec
 
-# kept for callers that imported the private name
-_layer_weight_dtypes = layer_weight_dtypes
-
 
 def _lay(model: ModelSpec, dep: Deployment | Layout) -> Layout:
     return dep if isinstance(dep, Layout) else layout_of(model, dep)

@@ -21,9 +21,6 @@ def check_plot_path(path: str | Path) -> Path:
     return p
 
 
-_check = check_plot_path  # older name, used by market charts
-
-
 def _label(hw: str, unverified: bool) -> str:
     return f"{hw} (unverified specs)" if unverified else hw
 

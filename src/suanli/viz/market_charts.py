@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from suanli.viz.charts import _check
+from suanli.viz.charts import check_plot_path
 
 
 def _series(index: Any) -> list[tuple[str, list[date], list[float], list[float], list[float], list[int]]]:
@@ -27,7 +27,7 @@ def _unit(index: Any) -> str:
 
 def price_index_chart(index: Any, path: str | Path, *, title: str | None = None) -> Path:
     """Draw ``index`` (a :class:`suanli.market.index.PriceIndex`) to ``path``."""
-    p = _check(path)
+    p = check_plot_path(path)
     title = title or f"{index.chip}: {'rent' if index.result.measure == 'rent' else 'price'} per GPU by channel"
     series = _series(index)
     events = list(index.events)
