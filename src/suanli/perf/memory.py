@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from suanli.perf.layout import Layout, layer_weight_dtypes, layout_of
+from suanli.perf.layout import Layout, layout_of
 from suanli.specs.deployment import Deployment
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec
