@@ -137,7 +137,11 @@ def prediction(console: Console, pred: Prediction) -> None:
     table.add_column(f"P10-P90 (x{lo:g}..x{hi:g})", justify="right")
     table.add_column("unit")
     for attr, label, unit, digits, ranged in _HEADLINE:
-        value = float(getattr(pred, attr))
+        raw = getattr(pred, attr)
+        if raw is None:   # saturated load: no finite mean TTFT
+            table.add_row(label, "[bold red]saturated[/]", DASH, f"queue grows (capacity {num(pred.capacity_req_s, 2)} req/s)")
+            continue
+        value = float(raw)
         band = DASH
         if ranged:
             low, high = pred.range(attr)
@@ -150,7 +154,9 @@ def prediction(console: Console, pred: Prediction) -> None:
 
     console.print(breakdown_table(pred.decode_breakdown_ms, pred.prefill_breakdown_ms))
     console.print(f"bound by: {pred.bound}")
-    console.print(f"mode: [bold]{pred.mode}[/]", highlight=False)
+    basis = ", ".join(f"{k} {v}" for k, v in pred.kernel_basis.items())
+    console.print(f"mode: [bold]{pred.mode}[/]; kernel basis: {_escape(basis or pred.basis or DASH)}",
+                  highlight=False, soft_wrap=True)
     console.print(f"provenance: {_escape(pred.provenance)}", soft_wrap=True)
     _warnings(console, pred.warnings)
 

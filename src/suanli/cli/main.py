@@ -72,13 +72,16 @@ def predict(
     hardware: Annotated[str, typer.Option("--hardware", metavar="CHIP",
                                           help="Accelerator id or alias (H20, nvidia_h200_sxm, 910B).")],
     gpus: Annotated[Optional[int], typer.Option(help="Accelerators in total (default: one instance).")] = None,
-    tp: Annotated[Optional[int], typer.Option("--tp", "--tensor-parallel-size",
-                                              help="Tensor parallel size (default: smallest that fits).")] = None,
-    pp: Annotated[int, typer.Option("--pp", "--pipeline-parallel-size", help="Pipeline parallel size.")] = 1,
+    tp: Annotated[Optional[int], typer.Option(
+        "--tp", "--tensor-parallel-size",
+        help="Tensor parallel size (default: the layout an operator would run for the scenario; "
+             "the output says which and why).")] = None,
+    pp: Annotated[Optional[int], typer.Option("--pp", "--pipeline-parallel-size",
+                                              help="Pipeline parallel size (default 1).")] = None,
     ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size",
                                               help="Expert parallel size (MoE; default 1 = experts split by TP).")] = None,
-    dp_attention: Annotated[int, typer.Option("--dp-attention",
-                                              help="Data-parallel attention ranks per TP group (SGLang).")] = 1,
+    dp_attention: Annotated[Optional[int], typer.Option(
+        "--dp-attention", help="Data-parallel attention ranks per TP group (SGLang; default 1).")] = None,
     weight_dtype: Annotated[Optional[str], typer.Option(
         "--weight-dtype", metavar="DTYPE",
         help="bf16|fp8|int8|int4|fp4|mxfp4 (default: the checkpoint's own).")] = None,
@@ -93,6 +96,10 @@ def predict(
     scenario: Annotated[Optional[str], typer.Option(
         help="offline, server, fixed-concurrency, single-request, prefill-only or decode-only "
              "(default: from --concurrency/--request-rate).")] = None,
+    num_requests: Annotated[Optional[int], typer.Option(
+        "--num-requests", "--num-prompts", min=1,
+        help="Requests the benchmark sends in total (its mean TTFT includes the initial burst); "
+             "default: a long steady-state run.")] = None,
     engine: Annotated[str, typer.Option(help="vllm|sglang|trtllm|mindie|other.")] = "vllm",
     system: Annotated[Optional[str], typer.Option(
         metavar="ID", help="Server system id (scale-out network; default: one built from the chip).")] = None,
@@ -112,8 +119,8 @@ def predict(
     pred = run_predict(
         model, hardware, gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
         weight_dtype=weight_dtype, kv_dtype=kv_dtype, isl=isl, osl=osl, concurrency=concurrency,
-        request_rate=request_rate, scenario=scenario, engine=engine, system=system, mode=mode,
-        catalog=catalog, systems=systems)
+        request_rate=request_rate, scenario=scenario, num_requests=num_requests, engine=engine, system=system,
+        mode=mode, catalog=catalog, systems=systems)
     from suanli.cli import _render
     if as_json:
         _render.print_json(pred.to_dict())

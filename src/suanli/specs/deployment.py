@@ -105,6 +105,7 @@ class Workload:
     scenario: str = "offline"
     concurrency: float | None = None     # whole deployment
     request_rate: float | None = None    # requests/s, whole deployment
+    num_requests: int | None = None      # requests the benchmark sends in total (None: a long steady run)
 
     def __post_init__(self) -> None:
         for name in ("isl", "osl"):
@@ -121,6 +122,10 @@ class Workload:
         if self.request_rate is not None and not (0 < self.request_rate < math.inf):
             raise InvalidInput(f"--request-rate must be a finite number > 0, got {self.request_rate!r}",
                                field="request_rate")
+        if self.num_requests is not None and (int(self.num_requests) != self.num_requests
+                                              or not 1 <= self.num_requests < 10**12):
+            raise InvalidInput(f"--num-requests must be a whole number >= 1, got {self.num_requests!r}",
+                               field="num_requests")
         if self.scenario == "server" and self.request_rate is None:
             raise InvalidInput("the server scenario needs --request-rate", field="request_rate")
         if self.scenario == "fixed-concurrency" and self.concurrency is None:
