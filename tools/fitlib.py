@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from suanli.app.calibration import (ENGINE_PARAMS, PRIOR_GLOBALS, PRIORS, calibration_from_params,  # noqa: E402
                                     prior_calibration)
-from suanli.app.validate import METRIC_ATTR, metric_family, predict_case, read_cases  # noqa: E402
+from suanli.app.predict import resolve  # noqa: E402
+from suanli.app.validate import METRIC_ATTR, case_inputs, metric_family, predict_case, read_cases  # noqa: E402
 from suanli.errors import SuanliError  # noqa: E402
 from suanli.perf.runtime import RANGES  # noqa: E402
 from suanli.perf.serving import predict_serving  # noqa: E402
@@ -79,9 +80,9 @@ class Problem:
             c = Case(index=i, row=row, metric=row.get("metric", "").strip(), measured=float(row.get("value") or 0),
                      group=row.get("source_group", "").strip(), engine=row.get("engine", "").strip())
             try:
-                pred, _ = predict_case(row, catalog=self.catalog, systems=self.systems, calibration=prior,
-                                       simulate_server=False)
-                c.resolved = _resolved_for(row, pred, self.catalog, self.systems, prior)
+                model, acc, kwargs = case_inputs(row, catalog=self.catalog, systems=self.systems, calibration=prior)
+                r = resolve(model, acc, **kwargs)   # layout chosen under the priors when blank
+                c.resolved = r
             except (SuanliError, ValueError, KeyError) as exc:
                 c.reason = str(exc)
             self.cases.append(c)
@@ -187,25 +188,6 @@ class Problem:
             if c.resolved is not None:
                 out[c.engine] = out.get(c.engine, 0) + 1
         return out
-
-
-def _resolved_for(row: dict[str, str], pred: Any, catalog: Any, systems: Any, cal: Any) -> Any:
-    """The Resolved deployment of a case with the layout ``pred`` ended up with."""
-    from suanli.app.predict import resolve
-    from suanli.app.validate import per_die
-    from suanli.specs.model import load_model
-
-    acc = catalog.get(row["hardware"].strip())
-    if "gpus counts NPU dies" in (row.get("notes") or ""):
-        acc = per_die(acc)
-    num = (row.get("num_requests") or "").strip()
-    conc, rate = (row.get("concurrency") or "").strip(), (row.get("request_rate") or "").strip()
-    return resolve(load_model(row["model"].strip()), acc, gpus=pred.gpus, tp=pred.tp, pp=pred.pp, ep=pred.ep,
-                   dp_attention=pred.dp_attention, weight_dtype=pred.weight_dtype,
-                   kv_dtype=(row.get("kv_dtype") or "").strip() or None, isl=pred.isl, osl=pred.osl,
-                   concurrency=float(conc) if conc else None, request_rate=float(rate) if rate else None,
-                   scenario=pred.scenario, num_requests=int(num) if num else None, engine=pred.engine,
-                   catalog=catalog, systems=systems, calibration=cal)
 
 
 def _metric(res: Any, metric: str, wl: Any) -> float | None:

@@ -55,7 +55,8 @@ def _candidates(model: ModelSpec, engine: str, gpus: int, pp: int | None, ep: in
     rows: list[tuple[int, int, int, int]] = []
     pps = (pp,) if pp else (1,)
     big_moe = model.is_moe and (model.attention == "mla" or model.params_total >= _DP_ATTENTION_MIN_PARAMS)
-    for tp, p in product(_POW2, pps):
+    tps = sorted(set(_POW2) | {v for v in (ep, dp) if v})    # SGLang writes DP attention as --tp N --dp N
+    for tp, p in product(tps, pps):
         if tp * p > gpus or gpus % (tp * p):
             continue
         eps = [ep] if ep else ([1, tp] if model.is_moe and tp > 1 else [1])

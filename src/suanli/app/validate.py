@@ -109,13 +109,10 @@ def per_die(acc: Accelerator, dies: int = 2) -> Accelerator:
                    scaleup_bw_gbs_bidir=half(acc.scaleup_bw_gbs_bidir))
 
 
-def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: SystemCatalog,
-                 calibration: Calibration, simulate_server: bool = True) -> tuple[Prediction, float]:
-    """Predict one case row; returns the prediction and the predicted metric value.
-    ``server`` cases run through the request-level simulator unless
-    ``simulate_server`` is False (the analytical queueing approximation); a
-    server load the deployment cannot sustain is reported as saturated, and
-    its TTFT is not predicted (no finite mean exists)."""
+def case_inputs(row: dict[str, str], *, catalog: HardwareCatalog, systems: SystemCatalog,
+                calibration: Calibration) -> tuple[Any, Accelerator, dict[str, Any]]:
+    """(model, accelerator, keyword arguments of :func:`suanli.app.predict.predict`) of a case row.
+    Raises ValueError / SuanliError for a row that cannot be predicted."""
     metric = row["metric"].strip()
     if metric not in METRIC_ATTR:
         raise ValueError(f"unknown metric {metric!r}")
@@ -133,21 +130,34 @@ def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: Syst
     if tp is not None and gpus % (max(tp, ep or 1) * (pp or 1)):
         raise ValueError(f"gpus {gpus} is not a multiple of tp x pp = {max(tp, ep or 1) * (pp or 1)}; the layout "
                          f"(prefill/decode roles?) is not stated precisely enough")
-    deployment = dict(gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp,
-                      weight_dtype=row["weight_dtype"].strip(),
-                      kv_dtype=(row.get("kv_dtype") or "").strip() or None, engine=row["engine"].strip(),
-                      catalog=catalog, systems=systems, calibration=calibration)
     model = load_model(row["model"].strip())
-    isl, osl = _req_float(row, "isl"), _req_float(row, "osl")
-    pred = predict(model, acc, isl=isl, osl=osl, concurrency=_opt_float(row, "concurrency"),
-                   request_rate=_opt_float(row, "request_rate"), scenario=scenario, num_requests=num_requests,
-                   strict_fit=False, **deployment)
+    kwargs = dict(gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp, weight_dtype=row["weight_dtype"].strip(),
+                  kv_dtype=(row.get("kv_dtype") or "").strip() or None, engine=row["engine"].strip(),
+                  isl=_req_float(row, "isl"), osl=_req_float(row, "osl"),
+                  concurrency=_opt_float(row, "concurrency"), request_rate=_opt_float(row, "request_rate"),
+                  scenario=scenario, num_requests=num_requests,
+                  catalog=catalog, systems=systems, calibration=calibration)
+    return model, acc, kwargs
+
+
+def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: SystemCatalog,
+                 calibration: Calibration, simulate_server: bool = True) -> tuple[Prediction, float]:
+    """Predict one case row; returns the prediction and the predicted metric value.
+    ``server`` cases run through the request-level simulator unless
+    ``simulate_server`` is False (the analytical queueing approximation); a
+    server load the deployment cannot sustain is reported as saturated, and
+    its TTFT is not predicted (no finite mean exists)."""
+    model, acc, kwargs = case_inputs(row, catalog=catalog, systems=systems, calibration=calibration)
+    metric, scenario = row["metric"].strip(), kwargs["scenario"]
+    pred = predict(model, acc, strict_fit=False, **kwargs)
     if scenario == "server" and pred.saturated and metric == "ttft_ms":
         raise ValueError(f"predicted saturated: {pred.request_rate:g} req/s exceeds the predicted capacity "
                          f"{pred.capacity_req_s:.3g} req/s (no finite TTFT)")
     if scenario == "server" and simulate_server and not pred.saturated:
+        deployment = {k: v for k, v in kwargs.items() if k in _DEPLOYMENT}
         layout = dict(deployment, tp=pred.tp, pp=pred.pp, ep=pred.ep, dp_attention=pred.dp_attention)
-        sim = _server_simulation(model, acc, pred, layout, calibration, num_requests)
+        sim = _server_simulation(model, acc, pred, layout, calibration, kwargs["num_requests"])
+        isl, osl = kwargs["isl"], kwargs["osl"]
         value = {"output_tok_s": sim.output_tok_s_per_gpu, "total_tok_s": sim.total_tok_s_per_gpu,
                  "input_tok_s": sim.output_tok_s_per_gpu * isl / osl,
                  "ttft_ms": sim.summary["ttft_s"]["mean"] * 1e3, "tpot_ms": sim.summary["tpot_s"]["mean"] * 1e3}
@@ -156,6 +166,10 @@ def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: Syst
     if value is None:
         raise ValueError(f"no {metric} predicted for this scenario")
     return pred, float(value)
+
+
+_DEPLOYMENT = ("gpus", "tp", "pp", "ep", "dp_attention", "weight_dtype", "kv_dtype", "engine", "catalog", "systems",
+               "calibration")
 
 
 # Server cases run through the request-level simulator.  One replica is simulated (the

@@ -53,8 +53,8 @@ class StubKernelModel:
             dtype: str) -> Any:
         tokens = np.asarray(tokens, dtype=float)
         assign = tokens * topk / moe_ep
-        local = num_experts / moe_ep
-        touched = local * (1 - np.power(1 - 1 / local, assign))
+        local = np.maximum(num_experts / moe_ep, 1.0)
+        touched = local * (1 - np.power(1 - topk / num_experts, tokens))
         w = touched * 3 * hidden * inter / moe_tp * _BYTES.get(dtype, 2.0)
         return np.where(tokens > 0, self._roof(6 * assign * hidden * inter / moe_tp, w + 2 * assign * hidden * ACT,
                                                self._peak(dtype)), 0.0)

@@ -49,7 +49,11 @@ def weights_per_gpu(model: ModelSpec, lay: Layout) -> WeightSplit:
     attn = layers * (rep + (model.attn_params_per_layer - rep) / lay.attn_tp) * lay.lin_bytes
     dense = dense_layers * model.dense_mlp_params * lay.lin_bytes / group
     shared = moe_layers * model.shared_expert_params * lay.lin_bytes / group
-    routed = moe_layers * model.num_experts * model.expert_params * lay.exp_bytes / group
+    # routed experts: ceil(E / ep) per EP rank (redundant experts fill an EP size that does not
+    # divide E), each split over the group's remaining TP ranks
+    moe_ep = np.where(lay.ep > 1, lay.ep, 1.0)
+    routed = (moe_layers * np.ceil(model.num_experts / moe_ep) * model.expert_params * lay.exp_bytes
+              / (group / moe_ep))
     emb_params = np.where(lay.pp > 1, max(model.embedding_params, model.lm_head_params),
                           model.embedding_params + model.lm_head_params)
     emb = emb_params * DType.BF16.bytes / lay.attn_tp

@@ -148,9 +148,13 @@ def step_ops(model: ModelSpec, lay: Layout, load: StepLoad, prec: Precision) -> 
     pf_seqs = np.asarray(load.pf_seqs, dtype=float) / pp
     logits = (n_dec + pf_seqs) if load.logits is None else np.asarray(load.logits, dtype=float) / pp
     tokens = n_dec + n_pf                         # per micro-batch, whole instance
-    ta = tokens / attn_dp                         # tokens one attention rank sees
-    nd_r, pf_r, npf_r = n_dec / attn_dp, pf_seqs / attn_dp, n_pf / attn_dp
     chunk = np.where(pf_seqs > 0, n_pf / np.maximum(pf_seqs, 1e-30), 0.0)
+    # The busiest attention rank sets the pace (DP ranks meet at every MoE layer): decodes
+    # spread evenly, but a rank that prefills holds whole prompts, at least one.
+    nd_r = n_dec / attn_dp
+    pf_r = np.maximum(pf_seqs / attn_dp, np.minimum(pf_seqs, 1.0))
+    npf_r = pf_r * chunk
+    ta = nd_r + npf_r                             # tokens the busiest attention rank sees
     prefix = np.asarray(load.pf_prefix, dtype=float)
     h, L = model.hidden_size, model.num_layers
     ops: list[Op] = []
@@ -232,10 +236,12 @@ def step_ops(model: ModelSpec, lay: Layout, load: StepLoad, prec: Precision) -> 
         k, E, fe = model.experts_per_token, model.num_experts, model.moe_intermediate_size
         moe_ep = np.where(ep_mode, lay.ep, 1.0)
         moe_tp = group / moe_ep
-        # expected experts a rank's share touches (weights read once per touched expert)
+        # expected local experts the step's tokens touch (weights read once per touched expert):
+        # a token picks k distinct of E experts, so one expert escapes all T tokens with
+        # probability (1 - k/E)^T
         assign = m_mlp * k / moe_ep                               # token-expert pairs per EP rank
-        local = E / moe_ep
-        touched = local * (1.0 - np.power(1.0 - 1.0 / local, assign))
+        local = np.maximum(E / moe_ep, 1.0)
+        touched = local * (1.0 - np.power(1.0 - k / E, m_mlp))
         ops.append(Op(name="moe_experts", kind="moe", count=Lm,
                       flops=2.0 * assign * 3.0 * h * fe / moe_tp,
                       bytes_read=touched * 3.0 * h * fe / moe_tp * prec.exp_bytes + assign * h * ACT_BYTES,

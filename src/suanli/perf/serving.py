@@ -109,15 +109,17 @@ class Instance:
         """How ``seqs`` prompts are prefilled under the token budget: (chunk steps,
         prompt tokens per step, prompts per step, mean cached prefix per chunk,
         prompts finishing per step).  A prompt longer than the budget is split
-        into chunks that attend to the chunks before them (chunked prefill)."""
+        into chunks that attend to the chunks before them (chunked prefill);
+        attention-DP ranks each prefill their own prompts under their own budget."""
         seqs = np.asarray(seqs, dtype=float)
         budget = float(self.limits.max_batched_tokens)
+        dp = np.asarray(self.lay.attn_dp, dtype=float)
         tokens = seqs * self.isl
-        n_chunks = np.maximum(1.0, np.ceil(tokens / budget))
+        n_chunks = np.maximum(1.0, np.maximum(np.ceil(tokens / (budget * dp)), np.ceil(self.isl / budget)))
         per_step = tokens / n_chunks
         split = self.isl > budget
-        pf_seqs = np.where(split, 1.0, per_step / self.isl)
-        prefix = np.where(split, (self.isl - per_step) / 2.0, 0.0)
+        pf_seqs = np.where(split, np.minimum(seqs, dp), per_step / self.isl)
+        prefix = np.where(split, (self.isl - self.isl / np.ceil(self.isl / budget)) / 2.0, 0.0)
         return n_chunks, per_step, pf_seqs, prefix, seqs / n_chunks
 
     def prompt_time(self, n_dec: Any, seqs: Any = 1.0) -> Any:
@@ -148,13 +150,17 @@ class Instance:
         return (plan_memory(self.model, self.lay, context=self.ctx_dec, **kw),
                 plan_memory(self.model, self.lay, context=self.isl + self.osl, **kw))
 
-    def batch_cap(self, plan: MemoryPlan) -> Any:
+    def batch_cap(self, plan: MemoryPlan, decode_only: bool = False) -> Any:
         """Most sequences one instance decodes together: the engine's sequence
-        limit, the KV capacity at the mean context, and the token budget."""
+        limit, the KV capacity at the mean context, and the token budget (every
+        step carries its decodes plus, in steady state, ``isl/osl`` prompt tokens
+        per decode; decode-only instances carry no prompts).  Each attention-DP
+        rank has its own scheduler, limits and budget."""
         lim = self.limits
-        by_budget = lim.max_batched_tokens * self.osl / (self.osl + self.isl) + 1.0
-        return np.maximum(1.0, np.minimum(np.minimum(lim.max_seqs * self.lay.attn_dp, plan.max_seqs_per_instance),
-                                          by_budget))
+        dp = self.lay.attn_dp
+        share = 1.0 if decode_only else self.osl / (self.osl + self.isl)
+        by_budget = (lim.max_batched_tokens * share + 1.0) * dp
+        return np.maximum(1.0, np.minimum(np.minimum(lim.max_seqs * dp, plan.max_seqs_per_instance), by_budget))
 
     def server_batch(self, cap: Any, target: Any) -> tuple[Any, Any]:
         """Batch per instance where the output rate meets ``target`` tokens/s
@@ -314,6 +320,7 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
         out, inp = req_rate * osl / gpus, req_rate * isl / gpus
         total = out + inp
     elif scen == "decode-only":
+        cap = _f(e.batch_cap(plan, decode_only=True))
         b = min(float(wl.concurrency) / replicas, cap) if wl.concurrency else cap
         parts = e.parts(b)
         tpot = _f(sum(parts.values()))

@@ -24,10 +24,12 @@ from suanli.specs.model import ModelSpec
 RUNTIME_OP = "runtime"
 
 
-def runtime_time(model: ModelSpec, pf: Platform, load: StepLoad) -> Any:
-    """Engine runtime cost of one step: ``step_s + seq_s x running sequences + layer_s x layers``."""
+def runtime_time(model: ModelSpec, lay: Layout, pf: Platform, load: StepLoad) -> Any:
+    """Engine runtime cost of one step: ``step_s + seq_s x running sequences + layer_s x
+    layers``.  Each attention-DP rank runs its own scheduler process, so the host cost
+    per sequence counts the sequences of one rank."""
     rt = pf.runtime
-    n = np.asarray(load.n_dec, dtype=float) + np.asarray(load.pf_seqs, dtype=float)
+    n = (np.asarray(load.n_dec, dtype=float) + np.asarray(load.pf_seqs, dtype=float)) / lay.attn_dp
     return rt.step_s + rt.seq_s * n + rt.layer_s * model.num_layers
 
 
@@ -36,7 +38,7 @@ def step_breakdown(model: ModelSpec, lay: Layout, pf: Platform, load: StepLoad) 
     With a Layout of many deployments every value is an array broadcast
     against the load's arrays."""
     out = op_times(step_ops(model, lay, load, lay.prec), pf)
-    out[RUNTIME_OP] = runtime_time(model, pf, load) + 0.0 * np.asarray(lay.tp)
+    out[RUNTIME_OP] = runtime_time(model, lay, pf, load) + 0.0 * np.asarray(lay.tp)
     return out
 
 

@@ -87,9 +87,11 @@ def validate_deployment(dep: Deployment, model: ModelSpec) -> None:
     if dep.ep > 1:
         if not model.is_moe:
             raise InvalidInput(f"--ep {dep.ep} given but {model.id} has no MoE layers", field="ep")
-        if model.num_experts % dep.ep:
-            raise InvalidInput(f"--ep {dep.ep} does not divide the {model.num_experts} experts of {model.id}",
+        if dep.ep > 2 * model.num_experts:
+            raise InvalidInput(f"--ep {dep.ep} is more than twice the {model.num_experts} experts of {model.id}",
                                field="ep")
+        # an EP size that does not divide the experts runs with redundant experts
+        # (DeepSeek EPLB: 256 + 32 redundant experts on EP144, 2 per GPU)
         if dep.ep < dep.tp and dep.tp % dep.ep:
             raise InvalidInput(f"--ep {dep.ep} must divide --tp {dep.tp} or be a multiple of it", field="ep")
         if dep.ep > dep.tp and dep.ep % dep.tp:
