@@ -48,8 +48,8 @@ def default_chips(catalog: HardwareCatalog) -> list[str]:
         if acc.memory_gb < MIN_SERVING_MEMORY_GB:
             continue
         # bins of one part (Ascend 910B1/B2/B3 next to the generic 910B) share the memory
-        # system; show the first id of each (family, memory, bandwidth) once
-        key = (acc.family, acc.memory_gb, acc.mem_bw_gbs)
+        # system and fabric; show the first id of each (family, memory, bandwidth, link) once
+        key = (acc.family, acc.memory_gb, acc.mem_bw_gbs, acc.scaleup_link)
         if key in seen:
             continue
         seen.add(key)

@@ -101,6 +101,9 @@ def choose_layout(model: ModelSpec, pf: Platform, prec: Precision, wl: Workload,
         return np.asarray(plan.fits, dtype=bool).reshape(-1), lay
 
     if gpus is None:
+        validate_deployment(Deployment(gpus=max(ep or 1, dp_attention or 1) * (pp or 1),
+                                       tp=max(ep or 1, dp_attention or 1), pp=pp or 1, ep=ep or 1,
+                                       dp_attention=dp_attention or 1), model)
         # no GPU count: the smallest single instance that holds the weights and a full sequence
         for tp in _POW2:
             rows = _candidates(model, engine, tp * (pp or 1), pp, ep, dp_attention)
@@ -115,11 +118,19 @@ def choose_layout(model: ModelSpec, pf: Platform, prec: Precision, wl: Workload,
                                            f"tensor-parallel instance that fits (no GPU count given)")
         raise InvalidInput(f"{model.id} does not fit on up to 256 accelerators of this kind", field="gpus")
 
+    if gpus < 1:
+        raise InvalidInput(f"--gpus must be a positive integer, got {gpus!r}", field="gpus")
+    # user-given fields are checked as given (one clear error naming the flag)
+    validate_deployment(Deployment(gpus=max(ep or 1, dp_attention or 1) * (pp or 1), tp=max(ep or 1, dp_attention or 1),
+                                   pp=pp or 1, ep=ep or 1, dp_attention=dp_attention or 1), model)
     rows = _candidates(model, engine, gpus, pp, ep, dp_attention)
     ok, lay = fitting(gpus, rows) if rows else (np.zeros(0, dtype=bool), None)
     if not ok.any() and not pp:
-        rows = [r for p in _POW2[1:] if p <= gpus for r in _candidates(model, engine, gpus, p, ep, dp_attention)]
-        ok, lay = fitting(gpus, rows) if rows else (np.zeros(0, dtype=bool), None)
+        deeper = [r for p in _POW2[1:] if p <= gpus for r in _candidates(model, engine, gpus, p, ep, dp_attention)]
+        if deeper:
+            ok2, lay2 = fitting(gpus, deeper)
+            if ok2.any():
+                rows, ok, lay = deeper, ok2, lay2
     if not ok.any():
         if not rows:
             raise InvalidInput(f"no valid layout of {model.id} on {gpus} accelerator(s)", field="gpus")

@@ -150,6 +150,7 @@ def hw_params(acc: Accelerator, *, scaleout_bw: float, node_size: int | None = N
               ) -> tuple[HwParams, list[str]]:
     """Resolve an :class:`Accelerator` (in a server with ``scaleout_bw`` per GPU) into :class:`HwParams`."""
     warnings: list[str] = []
+    memory, mem_bw = acc.memory_bytes, acc.mem_bw      # raise MissingSpec naming the field first
     kind = link_kind(acc)
     try:
         link_bw = acc.scaleup_bw_unidir
@@ -161,7 +162,7 @@ def hw_params(acc: Accelerator, *, scaleout_bw: float, node_size: int | None = N
     if not peaks:
         raise MissingSpec(f"{acc.id} has no published tensor throughput; cannot predict", field="bf16_tflops")
     return HwParams(
-        name=acc.id, memory=acc.memory_bytes, mem_bw=acc.mem_bw, peaks=peaks, link_bw=link_bw,
+        name=acc.id, memory=memory, mem_bw=mem_bw, peaks=peaks, link_bw=link_bw,
         link_latency_s=_LINK_LATENCY[kind], scaleout_bw=scaleout_bw, scaleout_latency_s=_SCALEOUT_LATENCY,
         node_size=int(domain), family=acc.family,
     ), warnings

@@ -175,6 +175,7 @@ class SimulationOut(_Out):
 
 class CaseOut(_Out):
     case_id: str
+    source_group: str = Field("", description="Publication family the case was read from")
     hardware: str
     model: str
     engine: str
