@@ -172,3 +172,19 @@ def test_hardware_show_prints_the_availability_timeline() -> None:
     assert any(e["date"] == "2026-01-28" and e["effect"] == "restricted" for e in d["timeline"])
     r = runner.invoke(app, ["hardware", "show", "H20"], env={"COLUMNS": "200"})
     assert r.exit_code == 0 and "Availability in China" in r.stdout and "2025-04-09" in r.stdout
+
+
+def test_compare_and_fairprice_flag_chips_not_obtainable_at_the_date() -> None:
+    r = runner.invoke(app, ["compare", "-m", "Qwen/Qwen3-8B", "--hardware", "h20,h200", "--as-of", SEED,
+                            "--backend", "serial", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["as_of"] == SEED and not d["availability"]["nvidia_h200_sxm"]["obtainable"]
+    assert d["availability"]["nvidia_h20_96gb"]["obtainable"]
+    r = runner.invoke(app, ["compare", "-m", "Qwen/Qwen3-8B", "--hardware", "h20,h200", "--as-of", SEED,
+                            "--backend", "serial", "--obtainable-only", "--json"])
+    assert [c["hardware"] for c in json.loads(r.stdout)["chips"]] == ["nvidia_h20_96gb"]
+    r = runner.invoke(app, ["fairprice", "-m", "Qwen/Qwen3-8B", "--option", "h20", "--vs", "h100", "--as-of", TODAY,
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    assert any("Y (nvidia_h100_sxm) was not obtainable" in n for n in json.loads(r.stdout)["notes"])

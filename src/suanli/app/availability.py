@@ -169,4 +169,20 @@ def status(acc: Accelerator, as_of: str, *, include_grey: bool = False) -> Avail
     return Availability(acc.id, as_of, state, ok, reason, caveats)
 
 
-__all__ = ["Availability", "Entry", "OBTAINABLE", "is_domestic", "resolve_as_of", "status", "timeline"]
+def obtainability(chips: list[str], as_of: str | None, *, include_grey: bool = False,
+                  hardware_files: list[str] | tuple[str, ...] = ()) -> tuple[str, dict[str, Availability]]:
+    """(the date, {chip: its availability}) for chips of a comparison (unknown ids are skipped)."""
+    from suanli.specs.accelerator import load_hardware
+
+    day = resolve_as_of(as_of)
+    catalog = load_hardware(list(hardware_files) or None)
+    out = {}
+    for chip in chips:
+        try:
+            out[chip] = status(catalog.get(chip), day, include_grey=include_grey)
+        except SuanliError:
+            continue
+    return day, out
+
+
+__all__ = ["Availability", "obtainability", "Entry", "OBTAINABLE", "is_domestic", "resolve_as_of", "status", "timeline"]

@@ -164,8 +164,9 @@ def resolve_server(ctx: Context, name: str, *, price: Money | None = None, tdp_w
 def price_of(ctx: Context, s: Server, *, required: bool = True) -> float | None:
     if s.price is None:
         if required:
-            raise InvalidInput(f"no public server price for {s.label} known at {ctx.as_of}: give a price, e.g. "
-                               f"--server-price '1280000 CNY 2025-07'", field="server_price")
+            raise InvalidInput(f"no public server price for {s.label} known at {ctx.as_of}: give one, e.g. "
+                               f"'1500000 CNY 2026-01' with --server-price, --vs-price or --option-price",
+                               field="server_price")
         return None
     q = s.price
     return ctx.money(f"{s.label} server price", q.money, "per server",

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 from suanli.app.econ_context import (Context, Server, context, lease_rate, parse_mix, perf_for, perf_item,
                                      prefill_share_for, price_of, resolve_server, resolve_workload, tco_inputs)
 from suanli.app.econ_data import Item, PriceQuote, Workload
+from suanli.app.availability import status
 from suanli.app.price_book import no_price_reason
 from suanli.econ.fairvalue import FairValueResult, OptionCost, fair_value, mix_gpu_hours_per_request
 from suanli.econ.finance import (LessorResult, breakeven_months, breakeven_utilisation, lease_rate_for_irr,
@@ -110,6 +111,9 @@ def cost(model: str, chips: Sequence[str] | None = None, *, workload_name: str |
             prefill_share_for(model, c, wl, str((compare_kw or {}).get("engine", "vllm")))
         ctx.add(Item(f"{hw} prefill_share", share, "fraction of GPU time", how))
         notes, price = [], price_of(ctx, s, required=False)
+        av = status(s.chip, ctx.as_of)
+        if not av.obtainable:
+            notes.append(f"not obtainable in China at {ctx.as_of}: {av.reason_text()} [{av.reason.source if av.reason else ''}]")
         tco = owned = leased = None
         u = ctx.default("utilisation")
         if price is not None and s.tdp_w <= 0:
@@ -266,14 +270,15 @@ class FairPriceReport:
     vs_tok_s_per_gpu: tuple[float, ...]
     result: FairValueResult
     items: tuple[Item, ...]
+    notes: tuple[str, ...] = ()      # e.g. an option not obtainable in China at as_of
 
     def explain(self) -> list[tuple[str, Any, str, str]]:
         return [(i.name, i.value, i.unit, i.source) for i in self.items]
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("mix", "result", "items")}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("mix", "result", "items", "notes")}
         d.update(mix=[{**vars(w), "weight": x} for w, x in self.mix], result=self.result.to_dict(),
-                 explain=[i.to_dict() for i in self.items])
+                 explain=[i.to_dict() for i in self.items], notes=list(self.notes))
         return d
 
 
@@ -337,7 +342,12 @@ def fairprice(option: str, vs: str, *, model: str, mix: Sequence[tuple[Workload,
     ctx.add(Item("grid electricity", list(ge), f"{ctx.currency}/kWh",
                  "given" if grid_electricity else "electricity default x 0.5, 0.75, 1, 1.25, 1.5"))
     res = fair_value(xopt, yopt, grid_utilisation=gu, grid_electricity=ge, x_asked_price=asked)
-    return FairPriceReport(model=model, mix=tuple(mix), currency=ctx.currency, option=x.label, vs=y.label,
+    notes = []
+    for srv, role in ((x, "X"), (y, "Y")):
+        av = status(srv.chip, ctx.as_of)
+        if not av.obtainable:
+            notes.append(f"{role} ({srv.chip.id}) was not obtainable in China at {ctx.as_of}: {av.reason_text()}")
+    return FairPriceReport(notes=tuple(notes), model=model, mix=tuple(mix), currency=ctx.currency, option=x.label, vs=y.label,
                            option_gpus_per_server=x.gpus, vs_price=py, vs_basis=basis,
                            option_tok_s_per_gpu=tuple(rx), vs_tok_s_per_gpu=tuple(ry), result=res,
                            items=tuple(ctx.items.values()))
