@@ -21,7 +21,7 @@ from suanli.web.jsonutil import JSONResponse, plain
 
 TEMPLATES = Jinja2Templates(directory=str(files("suanli.web") / "templates"))
 
-NAV = (("/compare", "Compare", "对比"), ("/chips", "Chips", "芯片"), ("/market", "Market", "市场"),
+NAV = (("/report", "Report", "报告"), ("/compare", "Compare", "对比"), ("/chips", "Chips", "芯片"), ("/market", "Market", "市场"),
        ("/dealer", "Dealer", "经销商"), ("/accuracy", "Accuracy", "准确度"), ("/docs", "API", "接口"))
 
 
