@@ -69,11 +69,13 @@ def frontier_chart(frontiers: Sequence[Any], path: str | Path, *, title: str,
 
 
 def dealer_chart(rep: Any, path: str | Path) -> Path:
-    """Expected units sold per week and stock over the horizon."""
+    """By week: expected units sold (bars), stock held (line) and units out on lease (line)."""
     p = check_plot_path(path)
     plan = rep.plan
     weeks = list(range(len(plan.sell_per_week_mean)))
-    title = (f"Dealer plan: {rep.inputs['units']} units, leased {plan.leased_units}; expected NPV "
+    stock_weeks = list(range(len(plan.stock_mean)))
+    leased = [plan.leased_units] * len(stock_weeks)
+    title = (f"Dealer plan: {rep.inputs['units']} units, {plan.leased_units} leased out; expected NPV "
              f"{plan.npv_mean / 1e6:,.1f} M {rep.currency}")
     if p.suffix.lower() == ".png":
         import matplotlib
@@ -81,13 +83,18 @@ def dealer_chart(rep: Any, path: str | Path) -> Path:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(9, 4.5), dpi=120)
-        ax.bar(weeks, plan.sell_per_week_mean, label="units sold (mean over scenarios)")
+        ax.bar(weeks, plan.sell_per_week_mean, label="units sold per week (mean over scenarios)")
         ax2 = ax.twinx()
-        ax2.plot(range(len(plan.stock_mean)), plan.stock_mean, color="black", label="stock (mean)")
+        ax2.plot(stock_weeks, plan.stock_mean, color="black", label="units held in stock (mean)")
+        ax2.plot(stock_weeks, leased, color="#ff7f0e", ls="--", label="units out on lease")
         ax.set_xlabel("week")
-        ax.set_ylabel("units sold")
-        ax2.set_ylabel("units in stock")
+        ax.set_ylabel("units sold per week")
+        ax2.set_ylabel("units held / on lease")
+        ax2.set_ylim(bottom=0)
         ax.set_title(title, fontsize=10)
+        lines = ax.get_legend_handles_labels()
+        lines2 = ax2.get_legend_handles_labels()
+        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper right")
         fig.tight_layout()
         fig.savefig(p)
         plt.close(fig)
@@ -95,11 +102,12 @@ def dealer_chart(rep: Any, path: str | Path) -> Path:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=weeks, y=list(plan.sell_per_week_mean), name="units sold (mean)"))
-    fig.add_trace(go.Scatter(x=list(range(len(plan.stock_mean))), y=list(plan.stock_mean), name="stock (mean)",
-                             yaxis="y2"))
-    fig.update_layout(title=title, xaxis_title="week", yaxis_title="units sold",
-                      yaxis2=dict(title="units in stock", overlaying="y", side="right"), template="plotly_white")
+    fig.add_trace(go.Bar(x=weeks, y=list(plan.sell_per_week_mean), name="units sold per week (mean)"))
+    fig.add_trace(go.Scatter(x=stock_weeks, y=list(plan.stock_mean), name="units held in stock (mean)", yaxis="y2"))
+    fig.add_trace(go.Scatter(x=stock_weeks, y=leased, name="units out on lease", yaxis="y2", line=dict(dash="dash")))
+    fig.update_layout(title=title, xaxis_title="week", yaxis_title="units sold per week",
+                      yaxis2=dict(title="units held / on lease", overlaying="y", side="right", rangemode="tozero"),
+                      template="plotly_white")
     fig.write_html(str(p), include_plotlyjs=True, full_html=True)
     return p
 
@@ -108,14 +116,28 @@ def _cjk_font() -> str | None:
     """A font with Chinese glyphs known to matplotlib, else None (then names are shown in English)."""
     from matplotlib import font_manager
 
-    for name in ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei", "Source Han Sans SC",
-                 "Microsoft YaHei", "PingFang SC"):
-        try:
-            font_manager.findfont(name, fallback_to_default=False)
-            return name
-        except ValueError:
-            continue
-    return None
+    names = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei", "Source Han Sans SC",
+             "Microsoft YaHei", "PingFang SC")
+
+    def find() -> str | None:
+        for name in names:
+            try:
+                font_manager.findfont(name, fallback_to_default=False)
+                return name
+            except ValueError:
+                continue
+        return None
+
+    found = find()
+    if found is None:  # a font installed after matplotlib cached its font list: add it
+        for f in font_manager.findSystemFonts():
+            if "NotoSansCJK" in f or "wqy" in f.lower():
+                try:
+                    font_manager.fontManager.addfont(f)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        found = find()
+    return found
 
 
 def cost_chart(rep: Any, path: str | Path) -> Path:
@@ -161,7 +183,7 @@ def cost_chart(rep: Any, path: str | Path) -> Path:
             ax.text(v, i + off, f" {v:,.2f}", va="center", fontsize=7)
     ax.set_yticks(y, names, fontsize=8, **font)
     ax.set_xlabel(f"{cur} per million tokens (input + output, blended)")
-    ax.set_title(f"{data['model']}, {data['workload']}: {cur} per million tokens, as of {data['as_of']}", fontsize=10)
+    ax.set_title(f"{data['model']}, {data['workload']}\n{cur} per million tokens, as of {data['as_of']}", fontsize=10)
     from matplotlib.patches import Patch
     ax.legend(handles=[Patch(color="#1f77b4", label="owned (TCO)"), Patch(color="#ff7f0e", label="leased"),
                        Patch(facecolor="#c7c7c7", edgecolor="#777", label=f"not obtainable {data['as_of']}")],
@@ -185,7 +207,8 @@ def cost_chart(rep: Any, path: str | Path) -> Path:
                     va="top", transform=fx.get_xaxis_transform())
         fx.set_xlabel(f"server price, {unit} (dot: fair value against that alternative; bar: P10-P90)")
         name = fair["option_name"] if cjk else fair["option_name"].split(" · ")[0]
-        fx.set_title(f"Fair value of {name}: {fair['value'] / 1e6:.3g} {unit} (P10-P90 {fair['p10'] / 1e6:.3g} to "
+        lo = "below 0" if fair["p10"] < 0 else f"{fair['p10'] / 1e6:.3g}"
+        fx.set_title(f"Fair value of {name}: {fair['value'] / 1e6:.3g} {unit} (P10-P90 {lo} to "
                      f"{fair['p90'] / 1e6:.3g})", fontsize=10, **font)
         fx.grid(True, axis="x", alpha=0.3)
     bottom = 0.0

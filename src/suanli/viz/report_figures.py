@@ -46,11 +46,11 @@ def cost_figure(data: dict[str, Any]) -> dict[str, Any]:
     height = 140 + 62 * max(len(rows), 1) + 18 * len(left)
     return {"data": traces, "layout": {
         **_LAYOUT, "barmode": "group", "height": height,
-        "title": {"text": f"{data['model']}, {data['workload']}: {cur} per million tokens, as of {data['as_of']}",
+        "title": {"text": f"{data['model']}, {data['workload']}<br>{cur} per million tokens, as of {data['as_of']}",
                   "font": {"size": 14}},
         "xaxis": {**_AXIS, "title": {"text": f"{cur} per million tokens (input + output, blended)"}, "rangemode": "tozero"},
         "yaxis": {**_AXIS, "title": {"text": ""}},
-        "margin": {"l": 10, "r": 60, "t": 50, "b": 80 + 18 * len(left)},
+        "margin": {"l": 10, "r": 60, "t": 70, "b": 80 + 18 * len(left)},
         "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         "annotations": ([{"text": note, "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yshift": -60,
                           "xanchor": "left", "yanchor": "top", "showarrow": False, "align": "left",
@@ -81,8 +81,8 @@ def fair_figure(data: dict[str, Any]) -> dict[str, Any] | None:
                        "line": {"color": ASK, "dash": "dash", "width": 2}})
         annotations.append({"x": ask, "yref": "paper", "y": 1, "yanchor": "bottom", "showarrow": False,
                             "text": f"asking {ask:.3g} {unit}", "font": {"color": ASK}})
-    title = (f"Fair value of {f['option_name']}: {f['value'] / scale:.3g} {unit} "
-             f"(P10-P90 {f['p10'] / scale:.3g}-{f['p90'] / scale:.3g})")
+    lo = "below 0" if f["p10"] < 0 else f"{f['p10'] / scale:.3g}"
+    title = f"Fair value of {f['option_name']}: {f['value'] / scale:.3g} {unit} (P10-P90 {lo} to {f['p90'] / scale:.3g})"
     return {"data": traces, "layout": {
         **_LAYOUT, "height": 160 + 48 * len(alts), "showlegend": False, "title": {"text": title, "font": {"size": 14}},
         "xaxis": {**_AXIS, "title": {"text": f"server price, {unit} (dot: fair value; bar: P10-P90)"}},

@@ -84,23 +84,30 @@ def accuracy(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def errors_per_chip(by_hardware: dict[str, dict[str, Any]], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
     rows = sorted(((hw, s) for hw, s in by_hardware.items() if s.get("median_ape") is not None),
                   key=lambda r: r[1]["median_ape"])
+    lay = _layout("Median absolute error per chip", "median |error| (%)", "")
+    lay["yaxis"] = {**lay["yaxis"], "automargin": True, "tickfont": {"size": 11}}
     return {"data": [{"type": "bar", "orientation": "h", "y": [chip_name(labels.get(hw), hw) for hw, _ in rows],
                       "x": [100 * s["median_ape"] for _, s in rows],
                       "text": [f"{s['count']} cases" for _, s in rows],
                       "hovertemplate": "%{y}: median error %{x:.0f} % (%{text})<extra></extra>"}],
-            "layout": {**_layout("Median absolute error per chip", "median |error| (%)", ""),
-                       "margin": {"l": 220, "r": 20, "t": 40, "b": 50}, "height": 120 + 28 * len(rows)}}
+            "layout": {**lay, "margin": {"l": 10, "r": 20, "t": 40, "b": 50}, "height": 120 + 28 * len(rows)}}
 
 
 def dealer(plan: dict[str, Any], currency: str) -> dict[str, Any]:
+    """By week: units sold (bars), units held in stock and units out on lease (right axis)."""
     weeks = list(range(len(plan["sell_per_week_mean"])))
+    stock_weeks = list(range(len(plan["stock_mean"])))
     return {"data": [
-        {"type": "bar", "name": "units sold (mean over scenarios)", "x": weeks, "y": plan["sell_per_week_mean"]},
-        {"type": "scatter", "mode": "lines", "name": "stock (mean)", "x": list(range(len(plan["stock_mean"]))),
-         "y": plan["stock_mean"], "yaxis": "y2"}],
-        "layout": _layout(f"Plan: expected NPV {plan['npv_mean'] / 1e6:,.1f} M {currency}", "week", "units sold",
-                          yaxis2={"title": {"text": "units in stock"}, "overlaying": "y", "side": "right",
-                                  "showgrid": False})}
+        {"type": "bar", "name": "units sold per week (mean over scenarios)", "x": weeks, "y": plan["sell_per_week_mean"]},
+        {"type": "scatter", "mode": "lines", "name": "units held in stock (mean)", "x": stock_weeks,
+         "y": plan["stock_mean"], "yaxis": "y2"},
+        {"type": "scatter", "mode": "lines", "name": "units out on lease", "x": stock_weeks,
+         "y": [plan["leased_units"]] * len(stock_weeks), "yaxis": "y2", "line": {"dash": "dash"}}],
+        "layout": {**_layout(f"Plan: expected NPV {plan['npv_mean'] / 1e6:,.1f} M {currency}", "week",
+                             "units sold per week",
+                             yaxis2={"title": {"text": "units held / on lease"}, "overlaying": "y", "side": "right",
+                                     "showgrid": False, "automargin": True, "rangemode": "tozero"}),
+                   "margin": {"l": 60, "r": 70, "t": 40, "b": 50}}}
 
 
 def price_index(series: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
@@ -109,8 +116,12 @@ def price_index(series: Sequence[dict[str, Any]], events: Sequence[dict[str, Any
               for s in series]
     shapes = [{"type": "line", "x0": e["date"], "x1": e["date"], "yref": "paper", "y0": 0, "y1": 1,
                "line": {"dash": "dot", "color": "#c44", "width": 1}} for e in events if e.get("date")]
-    annotations = [{"x": e["date"], "yref": "paper", "y": 1, "text": str(i + 1), "showarrow": False,
-                    "font": {"size": 10, "color": "#c44"}, "hovertext": e.get("event", "")}
-                   for i, e in enumerate(events) if e.get("date")]
-    return {"data": traces, "layout": _layout(title, "date", "price index", shapes=shapes,
-                                              annotations=annotations)}
+    dated = [(i, e) for i, e in enumerate(events) if e.get("date")]
+    annotations = [{"x": e["date"], "yref": "paper", "y": 1, "yanchor": "bottom", "yshift": 2 + 13 * (k % 4),
+                    "text": str(i + 1), "showarrow": False, "font": {"size": 10, "color": "#c44"},
+                    "hovertext": e.get("event", "")}
+                   for k, (i, e) in enumerate(sorted(dated, key=lambda t: t[1]["date"]))]
+    lay = _layout(title, "date", "price index", shapes=shapes, annotations=annotations)
+    lay["margin"] = {**lay["margin"], "t": 40 + (56 if annotations else 0)}
+    lay["title"] = {**lay["title"], "y": 0.99, "yanchor": "top"}
+    return {"data": traces, "layout": lay}
