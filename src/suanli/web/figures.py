@@ -110,18 +110,46 @@ def dealer(plan: dict[str, Any], currency: str) -> dict[str, Any]:
                    "margin": {"l": 60, "r": 70, "t": 40, "b": 50}}}
 
 
+def _stagger(dates: Sequence[str], *, max_levels: int = 8) -> list[int]:
+    """A row per event number so that numbers of events close in time do not overlap: an event
+    goes on the lowest row whose last number is far enough left (2 % of the date span, about
+    a number's width on a desktop chart)."""
+    from datetime import date
+
+    def day(d: str) -> int:
+        parts = [int(x) for x in d.split("-")] + [1, 1]
+        return date(parts[0], parts[1], parts[2]).toordinal()
+
+    if not dates:
+        return []
+    days = [day(d) for d in dates]
+    gap = max(1.0, 0.02 * (max(days) - min(days)))
+    last: list[float] = []
+    out = []
+    for d in days:
+        lvl = next((k for k, x in enumerate(last) if d - x >= gap), None)
+        if lvl is None:
+            lvl = len(last) if len(last) < max_levels else min(range(len(last)), key=lambda k: last[k])
+            if lvl == len(last):
+                last.append(float(d))
+        last[lvl] = float(d)
+        out.append(lvl)
+    return out
+
+
 def price_index(series: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
     """Market page: one line per chip (``{"name", "dates", "values"}``), events as dotted lines."""
     traces = [{"type": "scatter", "mode": "lines+markers", "name": s["name"], "x": s["dates"], "y": s["values"]}
               for s in series]
     shapes = [{"type": "line", "x0": e["date"], "x1": e["date"], "yref": "paper", "y0": 0, "y1": 1,
                "line": {"dash": "dot", "color": "#c44", "width": 1}} for e in events if e.get("date")]
-    dated = [(i, e) for i, e in enumerate(events) if e.get("date")]
-    annotations = [{"x": e["date"], "yref": "paper", "y": 1, "yanchor": "bottom", "yshift": 2 + 13 * (k % 4),
+    dated = sorted(((i, e) for i, e in enumerate(events) if e.get("date")), key=lambda t: t[1]["date"])
+    levels = _stagger([e["date"] for _, e in dated])
+    annotations = [{"x": e["date"], "yref": "paper", "y": 1, "yanchor": "bottom", "yshift": 2 + 16 * lvl,
                     "text": str(i + 1), "showarrow": False, "font": {"size": 10, "color": "#c44"},
                     "hovertext": e.get("event", "")}
-                   for k, (i, e) in enumerate(sorted(dated, key=lambda t: t[1]["date"]))]
+                   for (i, e), lvl in zip(dated, levels)]
     lay = _layout(title, "date", "price index", shapes=shapes, annotations=annotations)
-    lay["margin"] = {**lay["margin"], "t": 40 + (56 if annotations else 0)}
+    lay["margin"] = {**lay["margin"], "t": 40 + 16 * (max(levels) + 1 if levels else 0)}
     lay["title"] = {**lay["title"], "y": 0.99, "yanchor": "top"}
     return {"data": traces, "layout": lay}
