@@ -21,7 +21,7 @@ from suanli.app.economics import ChipCost, alias_of, cost
 from suanli.app.price_book import no_price_reason
 from suanli.econ.fair_range import Alternative, fair_price_point, fair_price_range
 from suanli.econ.money import Money
-from suanli.errors import InvalidInput, SuanliError
+from suanli.errors import SuanliError
 from suanli.specs.names import chip_label, display_name, short_name
 
 DEFAULT_MODEL = "Qwen/Qwen3-32B"

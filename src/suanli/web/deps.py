@@ -8,12 +8,8 @@ traces are not exposed.
 
 from __future__ import annotations
 
-import csv
-import functools
 import importlib
-import io
 import re
-from importlib.resources import files
 from types import ModuleType
 from typing import Any
 

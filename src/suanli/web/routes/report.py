@@ -11,6 +11,7 @@ import functools
 from typing import Annotated, Any, Literal, Optional
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from suanli.errors import SuanliError
 from suanli.specs.model import bundled_model_ids
@@ -26,6 +27,51 @@ DateQ = Optional[Annotated[str, Query(max_length=10, pattern=r"^\d{4}(-\d{2}(-\d
                                                   "prices known then; 2025-07-15 is the seed article's moment")]]
 PriceQ = Optional[list[Annotated[str, Query(max_length=80)]]]
 DEFAULT_OPTION = "cn_h20_141gb_server_leiphone"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ObtainableReason(_Out):
+    text: str = Field(description="e.g. 'obtainable with conditions since 2026-01-28: ...'")
+    event: Optional[str] = Field(None, description="the dated event that decides it")
+    date: Optional[str] = None
+    source: Optional[str] = Field(None, description="URL of the event's source")
+
+
+class ReportChipOut(_Out):
+    hardware: str
+    name: str = Field(description="English and Chinese name, e.g. 'H20 141GB · 英伟达 H20 141GB'")
+    feasible: bool
+    owned: Optional[dict[str, Any]] = Field(None, description="owned (TCO) cost per million tokens")
+    leased: Optional[dict[str, Any]] = Field(None, description="leased cost per million tokens")
+    no_price_reason: Optional[str] = Field(None, description="'no public price: ...' and how to supply one")
+    obtainable: bool = Field(description="obtainable in China at as_of (official or restricted channel)")
+    obtainable_state: str = Field(description="official | restricted | grey | none")
+    obtainable_reason: ObtainableReason
+
+
+class FairValueOut(_Out):
+    value: Optional[float] = Field(None, description="server price at which its cost per token equals the "
+                                   "cheapest obtainable alternative's")
+    p10: Optional[float] = None
+    p90: Optional[float] = None
+    against: Optional[str] = Field(None, description="the alternative (chip id) that sets the fair value")
+    asking: Optional[float] = None
+    ratio: Optional[float] = Field(None, description="asking / value")
+    verdict: str
+    alternatives: list[dict[str, Any]]
+
+
+class ReportOut(_Out):
+    model: str
+    workload: str
+    currency: str
+    as_of: str
+    chips: list[ReportChipOut]
+    fair_value: Optional[FairValueOut]
+    left_out: list[dict[str, Any]]
 
 
 def report_params(
@@ -111,7 +157,7 @@ def build_router() -> APIRouter | None:
         return None
     router = APIRouter()
 
-    @router.get("/api/report", tags=["economics"], responses=ERRORS,
+    @router.get("/api/report", tags=["economics"], responses=ERRORS, response_model=ReportOut,
                 summary="Buyer report: chips ranked by cost per million tokens, what was obtainable, one fair value")
     def api_report(params: Params) -> Any:
         """Same as ``suanli report --json``: every chip with an owned or leased cost (or why it has none:
