@@ -539,3 +539,10 @@ def test_report_api_and_pages(client: TestClient) -> None:
     assert page.status_code == 422 and 'id="error"' in page.text and 'id="report-form"' in page.text
     r = client.get("/report", params={"as_of": "2025-07-15"}, headers=HTML)
     assert r.status_code == 200 and "grey only" in r.text and "x fair value" in r.text and "昇腾910B" in r.text
+
+
+def test_compare_page_flags_chips_not_obtainable_at_as_of(client: TestClient) -> None:
+    d = client.get("/compare", params={"as_of": "2025-07-15", "format": "json"}).json()
+    assert d["as_of"] == "2025-07-15" and not d["availability"]["nvidia_h200_sxm"]["obtainable"]
+    r = client.get("/compare", params={"as_of": "2025-07-15"}, headers=HTML)
+    assert r.status_code == 200 and "grey only" in r.text

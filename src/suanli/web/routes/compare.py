@@ -143,11 +143,23 @@ def _form(request: Request) -> dict[str, Any]:
             "engines": Engine.__args__, "dtypes": WeightDType.__args__}
 
 
+AsOf = Optional[Annotated[str, Query(max_length=10, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
+                                      description="Flag chips not obtainable in China at this date (default today)")]]
+
+
+def _availability(chips: list[dict[str, Any]], as_of: str | None) -> dict[str, Any]:
+    from suanli.app.availability import obtainability
+
+    day, avail = obtainability([c["hardware"] for c in chips], as_of)
+    return {"as_of": day, "availability": {hw: a.to_dict() for hw, a in avail.items()}}
+
+
 @router.get("/compare", include_in_schema=False)
-def compare_page(request: Request, search: Search, tgt: Targets) -> Any:
+def compare_page(request: Request, search: Search, tgt: Targets, as_of: AsOf = None) -> Any:
     extra: dict[str, Any] = {"form": _form(request), "query": {**search, **tgt}}
     try:
         data = compare_data(search, tgt)
+        data = {**data, **_availability(data["chips"], as_of)}
     except SuanliError as exc:
         err = from_suanli(exc)
         if wants_json(request):
