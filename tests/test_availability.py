@@ -24,6 +24,7 @@ def test_every_row_cites_a_bundled_event_or_the_catalog() -> None:
     for r in _csv("availability.csv"):
         acc = CAT.get(r["chip"])                        # a catalog id
         assert r["effect"] in ("open", "restricted", "grey", "none", "caveat", "note"), r
+        assert r["rumoured"] in ("true", "false") and r["assumed"] in ("true", "false"), r
         cited = (r["date"], r["source_url"]) in events or r["source_url"] in acc.source_urls
         assert cited, f"{r['chip']} {r['date']}: {r['source_url']} is not an event of the bundle"
 

@@ -2,7 +2,7 @@
 state it implies at a date.
 
 Bundled data: ``suanli/data/market/availability.csv`` -- ``chip,date,effect,event,source_url,
-assumed,note``; every row points to an event of ``events.csv`` / ``events-research.csv`` (same
+rumoured,assumed,note``; every row points to an event of ``events.csv`` / ``events-research.csv`` (same
 date and source) or, for a launch, to the chip's catalog source.  ``effect`` is one of
 
 * ``open`` -- sold through official channels (OEMs, authorised distributors, Huawei);
@@ -52,6 +52,7 @@ class Entry:
     source: str
     assumed: bool = False
     note: str = ""
+    rumoured: bool = False   # the source is a broker note, an unattributed or single-source report
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +106,8 @@ def _rows() -> dict[str, tuple[Entry, ...]]:
         if not r["source_url"]:
             raise ConfigError(f"{where}: no source", field="source_url")
         out.setdefault(r["chip"], []).append(Entry(r["chip"], r["date"], r["effect"], r["event"], r["source_url"],
-                                                   r["assumed"].lower() == "true", r["note"]))
+                                                   r["assumed"].lower() == "true", r["note"],
+                                                   r.get("rumoured", "").lower() == "true"))
     return {k: tuple(sorted(v, key=_order)) for k, v in out.items()}
 
 

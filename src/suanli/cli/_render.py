@@ -323,7 +323,8 @@ def availability(console: Console, events: Iterable[Any], now: Any) -> None:
         table.add_column(name, overflow="fold", no_wrap=name == "date")
     for e in events:
         event = _escape(e.event) + (f" [dim]({_escape(e.note)})[/]" if e.note else "") + \
-            (" [yellow](date assumed)[/]" if e.assumed else "")
+            (" [yellow](date assumed)[/]" if e.assumed else "") + (" [yellow](rumoured/low-reliability source)[/]"
+                                                                    if e.rumoured else "")
         table.add_row(e.date or "undated", _EFFECT.get(e.effect, e.effect), event, _escape(e.source))
     console.print(table)
     colour = "green" if now.obtainable else "red"
