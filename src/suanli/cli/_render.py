@@ -318,6 +318,25 @@ def hardware_detail(console: Console, acc: Accelerator, systems: Iterable[System
             console.print(f"[yellow]  {name} = {_escape(shown)}: {_escape(why)}[/]")
 
 
+_EFFECT = {"open": "[green]on sale[/]", "restricted": "[yellow]restricted[/]", "grey": "[red]grey only[/]",
+           "none": "[red]not on sale[/]", "caveat": "[yellow]caveat[/]", "note": "[dim]note[/]"}
+
+
+def availability(console: Console, events: Iterable[Any], now: Any) -> None:
+    """The availability timeline in China and the state at the chosen date."""
+    table = Table(title="Availability in China (what decides whether a buyer can obtain it)", title_justify="left")
+    for name in ("date", "effect", "event", "source"):
+        table.add_column(name, overflow="fold", no_wrap=name == "date")
+    for e in events:
+        event = _escape(e.event) + (f" [dim]({_escape(e.note)})[/]" if e.note else "") + \
+            (" [yellow](date assumed)[/]" if e.assumed else "") + (" [yellow](rumoured/low-reliability source)[/]"
+                                                                    if e.rumoured else "")
+        table.add_row(e.date or "undated", _EFFECT.get(e.effect, e.effect), event, _escape(e.source))
+    console.print(table)
+    colour = "green" if now.obtainable else "red"
+    console.print(f"[bold]as of {now.as_of}:[/] [{colour}]{_escape(now.reason_text())}[/]", soft_wrap=True)
+
+
 # --- models -------------------------------------------------------------------------------
 
 def models_table(console: Console, rows: Iterable[Mapping[str, Any]]) -> None:

@@ -184,20 +184,29 @@ def hardware_list(
 @hardware_app.command("show")
 def hardware_show(
     chip: Annotated[str, typer.Argument(metavar="ID", help="Accelerator id or alias.")],
+    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="DATE",
+                                                 help="Date for the 'obtainable in China' line (default today).")] = None,
     hardware_file: HardwareFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every field of one accelerator, with sources, notes and assumed values."""
+    """Every field of one accelerator, with sources, notes and assumed values, and its availability
+    timeline in China (export licences, revenue shares, Chinese guidance, approvals), each with its source."""
+    from suanli.app.availability import resolve_as_of, status, timeline
     from suanli.cli import _render
     from suanli.specs.system import load_systems
 
+    day = resolve_as_of(as_of)
     catalog = _catalog(hardware_file)
     acc = catalog.get(chip)
     systems = load_systems(hardware=catalog).for_gpu(acc.id)
+    events, now = timeline(acc), status(acc, day)
     if as_json:
-        _render.print_json({**_render.accelerator_dict(acc), "systems": [s.id for s in systems]})
+        _render.print_json({**_render.accelerator_dict(acc), "systems": [s.id for s in systems],
+                            "availability": {"timeline": [e.to_dict() for e in events], "status": now.to_dict()}})
     else:
-        _render.hardware_detail(_render.stdout_console(), acc, systems)
+        con = _render.stdout_console()
+        _render.hardware_detail(con, acc, systems)
+        _render.availability(con, events, now)
 
 
 # --- models ---------------------------------------------------------------------------------

@@ -223,6 +223,8 @@ class ChipPage(_Out):
     price_index: Optional[dict[str, Any]] = Field(None, description="weekly per-GPU price index by channel")
     market_chip: Optional[str] = Field(None, description="the chip's name in the market data")
     market_available: bool
+    availability: Optional[dict[str, Any]] = Field(None, description="availability timeline in China (dated, sourced "
+                                                   "events) and the state today")
 
 
 class ModelOut(_Out):
