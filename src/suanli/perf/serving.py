@@ -233,36 +233,36 @@ def _rows(parts: dict[str, Any], n: int) -> list[dict[str, Any]]:
     return [{name: c[k] for name, c in cols.items()} for k in range(n)]
 
 
-def _steady_once(e: Instance, n_dec: float, prompts: float, waiting: bool, burst: float = 0.0) -> dict[str, Any]:
+def _steady_once(e: Instance, n_dec: float, prompts: float, waiting: bool, burst: float = 0.0,
+                 cap: float | None = None) -> dict[str, Any]:
     """Mean step with ``n_dec`` decoders admitting ``prompts`` prompts per step, and
     the TTFT of a newcomer (the running step's residual if ``waiting``, then its
     own prompt's chunk steps next to ``n_dec - 1`` decoders), from one call
     evaluating the decode step, the prompt lump, the newcomer's chunk step, an
-    isolated prefill (for the breakdown) and -- when ``burst`` > 0 -- one chunk
-    step of a burst of ``burst`` prompts arriving together (next to half of
-    them already decoding)."""
+    isolated prefill (for the breakdown), one chunk step of a burst of ``burst``
+    prompts arriving together (next to half of them already decoding) and --
+    with ``cap`` -- the steady state at the batch limit (the capacity, in
+    requests/s of the instance)."""
     others = max(n_dec - 1.0, 0.0)
     lump = max(prompts, 1.0)
     c1, tok1, seq1, pre1, done1 = (_f(v) for v in e.prompt_load(1.0))
     cb, tokb, seqb, preb, doneb = (_f(v) for v in e.prompt_load(max(burst, 1.0)))
-    n = np.array([n_dec, n_dec, others, 0.0, burst / 2.0])
-    parts = e.parts(n, np.array([0.0, lump * e.isl, tok1, e.isl, tokb]),
-                    np.array([0.0, lump, seq1, 1.0, seqb]), np.array([0.0, 0.0, pre1, 0.0, preb]),
-                    n + np.array([0.0, lump, done1, 1.0, doneb]))
-    rows = _rows(parts, 5)
+    full = cap if cap is not None else n_dec
+    lump_cap = max(full / e.osl, 1.0)
+    n = np.array([n_dec, n_dec, others, 0.0, burst / 2.0, full, full])
+    parts = e.parts(n, np.array([0.0, lump * e.isl, tok1, e.isl, tokb, 0.0, lump_cap * e.isl]),
+                    np.array([0.0, lump, seq1, 1.0, seqb, 0.0, lump_cap]), np.array([0.0, 0.0, pre1, 0.0, preb, 0.0, 0.0]),
+                    n + np.array([0.0, lump, done1, 1.0, doneb, 0.0, lump_cap]))
+    rows = _rows(parts, 7)
     m = e.combine(rows[0], rows[1], prompts)
+    at_cap = e.combine(rows[5], rows[6], full / e.osl)
     prompt = c1 * sum(rows[2].values())
     wait = m["residual"] if waiting else 0.0
     # a burst's prompts finish spread over its chunk steps: mean completion (c + 1) / (2c) of the total
     burst_ttft = cb * sum(rows[4].values()) * (cb + 1.0) / (2.0 * cb)
     return {"tpot": m["mean"], "ttft": e.pf.runtime.request_s + wait + prompt, "parts": m["parts"],
-            "prefill": rows[3], "burst_ttft": e.pf.runtime.request_s + burst_ttft}
-
-
-def _capacity(e: Instance, cap: float) -> float:
-    """Requests/s one instance sustains with its batch at ``cap``."""
-    m = _steady_once(e, cap, cap / e.osl, True)
-    return cap / _f(m["tpot"]) / e.osl
+            "prefill": rows[3], "burst_ttft": e.pf.runtime.request_s + burst_ttft,
+            "capacity": full / _f(at_cap["mean"]) / e.osl}
 
 
 def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -> ServingResult:
@@ -283,7 +283,6 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
     isl, osl = e.isl, e.osl
     prefill: dict[str, Any] | None = None   # isolated prefill breakdown, when already evaluated
     ttft: float | None
-    capacity = _capacity(e, cap) * replicas
 
     if scen in ("fixed-concurrency", "single-request") or (scen == "offline" and wl.num_requests):
         # closed loop: ``conc`` requests in flight over ``active`` instances (offline with a
@@ -295,8 +294,9 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
         b = min(b_req, cap)
         n_req = float(wl.num_requests) / active if wl.num_requests else None
         wave = min(n_req, b) if n_req else 0.0
-        m = _steady_once(e, b, max(b - 1.0, 0.0) / osl, b > 1.0, burst=wave)
+        m = _steady_once(e, b, max(b - 1.0, 0.0) / osl, b > 1.0, burst=wave, cap=cap)
         tpot, ttft_ss, parts, prefill = _f(m["tpot"]), _f(m["ttft"]), m["parts"], m["prefill"]
+        capacity = m["capacity"] * replicas
         cycle = ttft_ss + (osl - 1.0) * tpot
         req_rate = active * b / cycle
         # beyond the batch limit the excess waits in the queue: b_req / b - 1 cycles (Little's law)
@@ -326,12 +326,14 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
         tpot = _f(sum(parts.values()))
         ttft = rt.request_s + _f(e.prompt_time(0.0))
         out = b / tpot * replicas / gpus
+        capacity = out * gpus / osl
         total, inp = out, 0.0
     elif scen == "prefill-only":
         seqs = float(wl.concurrency) / replicas if wl.concurrency else max(1.0, e.limits.max_batched_tokens / isl)
         t_prompt = _f(e.prompt_time(0.0, seqs))
         ttft = rt.request_s + t_prompt
         out = seqs / t_prompt * replicas / gpus
+        capacity = out * gpus
         inp = out * isl
         total = inp + out
         b = 0.0
@@ -347,8 +349,9 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
             n_dec = b if saturated else min(b + 1.0, max(cap, b))
         else:
             b = n_dec = cap
-        m = _steady_once(e, n_dec, b / osl, True)
+        m = _steady_once(e, n_dec, b / osl, True, cap=cap)
         tpot, ttft, parts, prefill = _f(m["tpot"]), _f(m["ttft"]), m["parts"], m["prefill"]
+        capacity = m["capacity"] * replicas
         # offline and saturated: the batch is the engine's full batch (n_dec == b)
         inst_rate = b / tpot if scen == "offline" or saturated else float(wl.request_rate) / replicas * osl
         if saturated:
