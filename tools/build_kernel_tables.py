@@ -316,7 +316,7 @@ def main() -> int:
     index = index_dict(wheel, args.infersim, systems, entries, priors(systems, entries, arrays))
     args.out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out / "surfaces.npz", **arrays)
-    (args.out / "index.json").write_text(json.dumps(index, indent=1, sort_keys=False) + "\n")
+    (args.out / "index.json").write_text(json.dumps(index, separators=(",", ":")) + "\n")
     (args.out / "PROVENANCE.md").write_text(provenance_md(index, summary))
     size = sum(p.stat().st_size for p in args.out.iterdir() if p.is_file())
     print(f"\n{len(entries)} surfaces ({len(arrays) // 2} stored grids) from {len(systems)} systems; "

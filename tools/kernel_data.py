@@ -62,12 +62,13 @@ AXES: dict[str, tuple[tuple[str, Any], ...]] = {
     "gemm": (("exact", PREF_M), ("exact", PREF_NK), ("exact", PREF_NK)),
     "moe": (("bin", 1.0), ("bin", 1.0), ("bin", 1.0)),
     "attn_prefill": (("bin", 1.0), ("exact", None), ("exact", None)),
-    "attn_decode": (("bin", 1.0), ("bin", 1.0), ("bin", 1.0), ("exact", None)),
+    "attn_decode": (("bin", 1.0), ("bin", 1.0), ("bin", 1.0), ("exact", [64, 128, 256])),
     "mla_prefill": (("exact", None), ("exact", None), ("exact", None)),
     "mla_decode": (("exact", None), ("bin", 1.0), ("exact", None)),
     "allreduce": (("exact", None), ("exact", None)),
     "alltoall": (("bin", 1.0), ("exact", None)),
 }
+MAX_EFF = 2.0
 # axes along which time must not fall as the feature grows (see monotone())
 MONOTONE_SKIP = {("allreduce", 1), ("alltoall", 1)}
 
@@ -524,7 +525,8 @@ def infersim_groups(root: str | Path) -> tuple[dict[str, dict[str, Any]], list[G
 def physics(info: dict[str, Any], name: str) -> ChipPhysics:
     return ChipPhysics(id=name, arch=info.get("arch", ""), peak_flops=info["peak_flops"],
                        mem_bw=info["mem_bw"], link_bw=info.get("link_bw", 0.0),
-                       vendor=info.get("vendor", ""))
+                       vendor=info.get("vendor", ""), sm_count=info.get("sm_count"),
+                       clock_mhz=info.get("clock_mhz"))
 
 
 def roofline(kind: str, variant: str, args: tuple[np.ndarray, ...], phys: ChipPhysics) -> np.ndarray:
@@ -595,7 +597,9 @@ def grid_of(group: Group, phys: ChipPhysics) -> dict[str, Any]:
     eff = roofline(kind, group.variant, args, phys) / group.t
     le = np.log2(np.maximum(eff, 1e-9))
     coords = ops.FEATURE_FN[kind](*args)
-    axes, idx, ok = [], [], np.ones(group.t.size, dtype=bool)
+    # more than MAX_EFF x the roofline is not physics (cache-resident benchmark loops,
+    # broken timings): such rows are left out
+    axes, idx, ok = [], [], eff <= MAX_EFF
     for dim, spec in enumerate(AXES[kind]):
         nodes, tol = _nodes(spec, coords[dim])
         pos = np.clip(np.searchsorted(nodes, coords[dim]), 1, max(len(nodes) - 1, 1))
@@ -619,20 +623,62 @@ def grid_of(group: Group, phys: ChipPhysics) -> dict[str, Any]:
     med = med.reshape(shape)
     known = np.isfinite(med)
     filled = _fill(np.where(known, med, 0.0), known)
-    monotone_values = monotone(kind, group.variant, axes, filled, phys)
+    monotone_values = quantise(kind, group.variant, axes, monotone(kind, group.variant, axes, filled, phys), phys)
     return {"axes": [np.asarray(a, dtype=float) for a in axes], "values": monotone_values,
             "measured": known, "rows_on_grid": int(ok.sum()), "rows": int(group.t.size),
             "t0": float(0.9 * group.t.min())}
 
 
-def monotone(kind: str, variant: str, axes: list[np.ndarray], le: np.ndarray,
-             phys: ChipPhysics) -> np.ndarray:
-    """Cumulative max of the node times along every work axis, back in log2 efficiency."""
+def _node_roofline(kind: str, variant: str, axes: list[np.ndarray], shape: tuple[int, ...],
+                   phys: ChipPhysics) -> np.ndarray:
     mesh = np.meshgrid(*axes, indexing="ij")
     args = ops.node_args(kind, tuple(m.ravel() for m in mesh))
-    roof = roofline(kind, variant, args, phys).reshape(le.shape)
+    return roofline(kind, variant, args, phys).reshape(shape)
+
+
+def quantise(kind: str, variant: str, axes: list[np.ndarray], le: np.ndarray,
+             phys: ChipPhysics) -> np.ndarray:
+    """float16 log2 efficiencies whose node times are still non-decreasing along the work
+    axes: where rounding made a larger node faster than its predecessor, its efficiency is
+    stepped down to the next float16 (times only ever go up, so the sweeps terminate)."""
+    roof = _node_roofline(kind, variant, axes, le.shape, phys)
+    q = le.astype(np.float16)
+    for _ in range(50):
+        changed = False
+        for ax in range(le.ndim):
+            if (kind, ax) in MONOTONE_SKIP or le.shape[ax] < 2:
+                continue
+            t = roof * np.exp2(-q.astype(float))
+            prev = np.take(t, range(0, le.shape[ax] - 1), axis=ax)
+            cur = np.take(t, range(1, le.shape[ax]), axis=ax)
+            bad = cur < prev
+            if not bad.any():
+                continue
+            changed = True
+            sl = [slice(None)] * le.ndim
+            sl[ax] = slice(1, None)
+            target = np.log2(np.take(roof, range(1, le.shape[ax]), axis=ax) / prev)
+            new = target.astype(np.float16)
+            new = np.where(new.astype(float) > target, np.nextafter(new, np.float16(-np.inf)), new)
+            sub = q[tuple(sl)]
+            sub[bad] = np.minimum(sub[bad], new[bad])
+            q[tuple(sl)] = sub
+        if not changed:
+            break
+    return q.astype(float)
+
+
+def monotone(kind: str, variant: str, axes: list[np.ndarray], le: np.ndarray,
+             phys: ChipPhysics) -> np.ndarray:
+    """Lower monotone envelope of the node times along every work axis (a node's time is
+    the least time of any node at least as large: an engine can always run a smaller op
+    padded to the larger shape, as CUDA-graph batch padding does), back in log2 efficiency.
+    The lower envelope is robust to slow outliers (first-call JIT, a poor kernel pick);
+    physically impossible fast rows are dropped before (``grid_of``)."""
+    roof = _node_roofline(kind, variant, axes, le.shape, phys)
     t = roof * np.exp2(-le)
     for ax in range(le.ndim):
         if (kind, ax) not in MONOTONE_SKIP:
-            t = np.maximum.accumulate(t, axis=ax)
+            flipped = np.flip(t, axis=ax)
+            t = np.flip(np.minimum.accumulate(flipped, axis=ax), axis=ax)
     return np.log2(roof / t)

@@ -10,19 +10,24 @@ numpy arrays of any broadcastable shape) to seconds:
   stored measurement.
 * ``transferred:<system>`` -- no table for this chip: the nearest measured system of the
   same vendor (same architecture first, then the smallest distance in ridge point and
-  memory bandwidth, see :func:`nearest_system`) and the transfer rule chosen by the
+  memory bandwidth, preferring the engine's own backend; see :func:`nearest_surface`) and
+  the transfer rule chosen by the
   leave-one-system-out evaluation (``tools/kernel_transfer_report.py``):
 
   - rule ``A`` (same efficiency at the same shape): t = t_roof(chip) / eff_src(shape);
+  - rule ``B`` (tensor time + the rest): above t0, the source time splits into tensor-core
+    time at peak, scaled by the peak ratio, and the rest, scaled by the bandwidth ratio
+    where the shape is memory-bound and by the SM-throughput ratio (SM count x clock)
+    where it is compute-bound -- a chip with throttled tensor cores (H20) keeps its SMs;
   - rule ``C`` (fixed floor + roofline-scaled work): t = t0 + (t_src(shape) - t0) *
     t_roof(chip) / t_roof(src), where t0 is the source table's latency floor (launch and
-    synchronisation cost that does not scale with FLOP/s or bandwidth).
+    synchronisation cost that does not scale with FLOP/s or bandwidth), capped at t_src.
 
 * ``roofline-prior`` -- no NVIDIA-like table applies (Ascend, AMD, ...): t = t0 +
   max(FLOPs / (peak * e_c), bytes / (bw * e_m)) with the stated prior efficiencies of
   ``tables.priors`` (medians of the measured tables) and a wide uncertainty.
 
-Zero work gives zero time.  Each plan carries ``rel_sigma``: the 1-sigma relative
+Zero work (no FLOPs; for collectives no bytes on the link) gives zero time.  Each plan carries ``rel_sigma``: the 1-sigma relative
 uncertainty of the op time on this chip (in-sample interpolation error, leave-one-out
 transfer error of the op kind, or the prior's spread).
 """
@@ -51,7 +56,21 @@ PRIMARY_VARIANT: Mapping[str, str] = MappingProxyType({
 })
 # Fallbacks when the tables carry no transfer/prior statistics (documented defaults).
 DEFAULT_SIGMA = {"measured": 0.10, "transferred": 0.25, "roofline-prior": 0.6}
-ARCH_MISMATCH = 2.0   # distance added when the source architecture differs
+# Architecture distance: one generation step along the datacenter HBM line (Ampere ->
+# Hopper -> Blackwell) or the GDDR/PCIe line (Ada -> Blackwell GDDR) is 1; crossing lines
+# adds 0.5.  Weighted x2 in system_distance, so architecture dominates ridge and bandwidth.
+ARCH_STEPS: Mapping[frozenset[str], float] = MappingProxyType({
+    frozenset({"ampere", "hopper"}): 1.0, frozenset({"hopper", "blackwell"}): 1.0,
+    frozenset({"ampere", "blackwell"}): 2.0, frozenset({"ada", "blackwell-gddr"}): 1.0,
+    frozenset({"ampere", "ada"}): 1.5, frozenset({"ada", "hopper"}): 1.5,
+    frozenset({"blackwell", "blackwell-gddr"}): 1.5, frozenset({"hopper", "blackwell-gddr"}): 2.0,
+    frozenset({"ada", "blackwell"}): 2.0, frozenset({"ampere", "blackwell-gddr"}): 2.5,
+})
+ARCH_WEIGHT = 2.0
+UNKNOWN_ARCH_STEPS = 3.0
+BACKEND_PENALTY = 1.0   # per step down the engine's backend order (same kernels first)
+SPARSE_PENALTY = 2.0    # a surface from fewer than MIN_ROWS rows is mostly filled, not measured
+MIN_ROWS = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,36 +117,75 @@ def _ridge(phys: ChipPhysics, key: str) -> float:
     return phys.peak(key) / phys.mem_bw
 
 
+def arch_steps(a: str, b: str) -> float:
+    if a == b:
+        return 0.0
+    return ARCH_STEPS.get(frozenset({a, b}), UNKNOWN_ARCH_STEPS)
+
+
+def sm_ratio(src: ChipPhysics, chip: ChipPhysics) -> float | None:
+    """How much slower the chip runs SM-bound (non-tensor-core) work than the source:
+    SM count x boost clock; clocks count as equal when either is unknown."""
+    if not (src.sm_count and chip.sm_count):
+        return None
+    ratio = src.sm_count / chip.sm_count
+    if src.clock_mhz and chip.clock_mhz:
+        ratio *= src.clock_mhz / chip.clock_mhz
+    return ratio
+
+
 def system_distance(src: ChipPhysics, chip: ChipPhysics, key: str = "bf16") -> float:
-    """How far a measured system is from a chip: architecture mismatch (2.0), then
+    """How far a measured system is from a chip: 2 x architecture steps (ARCH_STEPS), then
     |log2 ratio| of ridge points (FLOP per byte at the compute key) plus half the
     |log2 ratio| of memory bandwidths."""
-    d = 0.0 if src.arch == chip.arch else ARCH_MISMATCH
+    d = ARCH_WEIGHT * arch_steps(src.arch, chip.arch)
     d += abs(math.log2(_ridge(src, key) / _ridge(chip, key)))
     d += 0.5 * abs(math.log2(src.mem_bw / chip.mem_bw))
     return d
 
 
-def nearest_system(tables: KernelTables, chip: ChipPhysics, kind: str, variant: str,
-                   exclude: frozenset[str] = frozenset()) -> str | None:
-    """The measured system with a (kind, variant) surface closest to ``chip``."""
+def _compatible(src: ChipPhysics, chip: ChipPhysics) -> bool:
+    """Transfers stay within a vendor: NVIDIA-like chips from NVIDIA systems, any other
+    architecture only from systems of that very architecture."""
+    return src.arch == chip.arch or (chip.nvidia_like and src.nvidia_like)
+
+
+def nearest_surface(tables: KernelTables, chip: ChipPhysics, kind: str, variant: str,
+                    backends: tuple[str, ...], exclude: frozenset[str] = frozenset()
+                    ) -> Surface | None:
+    """The source surface for a chip without its own table: the (system, backend) with the
+    least ``system_distance + BACKEND_PENALTY x rank of the backend in the engine's order``,
+    plus SPARSE_PENALTY for a surface built from fewer than MIN_ROWS rows (its grid is
+    mostly filled, not measured).  Collectives rank systems by link bandwidth instead of
+    ridge point."""
     key = compute_key(kind, variant)
-    best: tuple[float, str] | None = None
-    for name in tables.systems_with(kind, variant):
-        if name in exclude or name == chip.id:
+    best: tuple[float, str, str] | None = None
+    for (k, name, backend, v), surf in tables.surfaces.items():
+        if k != kind or v != variant or name in exclude or name == chip.id or backend not in backends:
             continue
         src = physics_of(tables.systems[name])
-        if not (src.arch == chip.arch or (chip.nvidia_like and src.nvidia_like)):
-            continue  # never across vendors
-        if kind in COMM_KINDS and (src.link_bw <= 0 or chip.link_bw <= 0):
+        if not _compatible(src, chip):
             continue
-        dist = system_distance(src, chip, key)
-        if kind in COMM_KINDS:   # collectives: the fabric matters, not the ridge point
-            dist = (0.0 if src.arch == chip.arch else ARCH_MISMATCH) + \
-                abs(math.log2(src.link_bw / chip.link_bw))
-        if best is None or (dist, name) < best:
-            best = (dist, name)
-    return best[1] if best else None
+        if kind in COMM_KINDS:
+            if src.link_bw <= 0 or chip.link_bw <= 0:
+                continue
+            dist = ARCH_WEIGHT * arch_steps(src.arch, chip.arch) + abs(math.log2(src.link_bw / chip.link_bw))
+        else:
+            dist = system_distance(src, chip, key)
+        dist += BACKEND_PENALTY * backends.index(backend)
+        dist += SPARSE_PENALTY if surf.n_rows < MIN_ROWS else 0.0
+        if best is None or (dist, name, backend) < best:
+            best = (dist, name, backend)
+    return tables.surfaces[(kind, best[1], best[2], variant)] if best else None
+
+
+def own_surface(tables: KernelTables, system: str, kind: str, variant: str,
+                backends: tuple[str, ...]) -> Surface | None:
+    """A measured system's surface: the first backend in the engine's order, skipping a
+    sparse one (< MIN_ROWS rows) when another backend of the system has a full table."""
+    found = [s for b in backends if (s := tables.surfaces.get((kind, system, b, variant)))]
+    full = [s for s in found if s.n_rows >= MIN_ROWS]
+    return (full or found or [None])[0]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +195,7 @@ class OpPlan:
     kind: str
     variant: str
     basis: str
-    rule: str                      # 'measured' | 'A' | 'C' | 'prior'
+    rule: str                      # 'measured' | 'A' | 'B' | 'C' | 'prior'
     rel_sigma: float
     grid: Grid | None = None
     surface: Surface | None = None
@@ -148,6 +206,7 @@ class OpPlan:
     bw: float = 0.0
     link: float = 0.0
     t0: float = 0.0
+    sm_ratio: float | None = None  # rule B: source/chip SM throughput (None: use peak ratio)
     prior_compute: float = 1.0
     prior_memory: float = 1.0
 
@@ -171,16 +230,36 @@ class OpPlan:
             inv_eff = np.exp2(-self.grid(FEATURE_FN[self.kind](*args), shape))
             if self.rule in ("measured", "A"):
                 t = roof * inv_eff
-            else:               # rule C
+            elif self.rule == "B" and self.kind not in COMM_KINDS:
+                t = self._rule_b(flops, nbytes, inv_eff)
+            else:               # rule C (and B for collectives)
                 if self.kind in COMM_KINDS:
                     roof_src = nbytes / self.src_link
                 else:
                     roof_src = np.maximum(flops / self.src_peak, nbytes / self.src_bw)
                 t_src = roof_src * inv_eff
+                floor = np.minimum(self.t0, t_src)
                 scale = np.divide(roof, roof_src, out=np.ones_like(roof), where=roof_src > 0)
-                t = self.t0 + np.maximum(t_src - self.t0, 0.0) * scale
-        t = np.where(roof > 0, t, 0.0)
+                t = floor + (t_src - floor) * scale
+        # no FLOPs (no tokens, no context) or no bytes on the link: the op does not run
+        t = np.where((nbytes if self.kind in COMM_KINDS else flops) > 0, t, 0.0)
         return t if t.shape == shape else np.broadcast_to(t, shape).copy()
+
+
+    def _rule_b(self, flops: np.ndarray, nbytes: np.ndarray, inv_eff: np.ndarray) -> np.ndarray:
+        """Rule B: above the latency floor, the source time splits into tensor-core time at
+        peak (scales with the peak ratio) and the rest, which scales with the bandwidth
+        ratio where the shape is memory-bound on the source and with the SM-throughput
+        ratio (SM count x clock) where it is compute-bound."""
+        tc = flops / self.src_peak
+        tm = nbytes / self.src_bw
+        t_src = np.maximum(tc, tm) * inv_eff
+        floor = np.minimum(self.t0, t_src)      # the latency floor stays (never above t_src)
+        work = t_src - floor
+        tensor = np.minimum(tc, work)
+        r_sm = self.sm_ratio if self.sm_ratio is not None else self.src_peak / self.peak
+        r_rest = np.where(tm >= tc, self.src_bw / self.bw, r_sm)
+        return floor + tensor * (self.src_peak / self.peak) + (work - tensor) * r_rest
 
 
 class KernelModel:
@@ -287,7 +366,8 @@ def _usable(chip: ChipPhysics, kind: str, variant: str) -> bool:
     return all(chip.peak_flops.get(k) for k in needs)
 
 
-def _measured_plan(tables: KernelTables, chip: ChipPhysics, surf: Surface) -> OpPlan:
+def measured_plan(tables: KernelTables, chip: ChipPhysics, surf: Surface) -> OpPlan:
+    """Time an op on the system its surface was measured on (the system's own physics)."""
     src = physics_of(tables.systems[surf.system])
     key = compute_key(surf.kind, surf.variant)
     return OpPlan(kind=surf.kind, variant=surf.variant, rule="measured",
@@ -298,14 +378,16 @@ def _measured_plan(tables: KernelTables, chip: ChipPhysics, surf: Surface) -> Op
                   peak=src.peak(key), bw=src.mem_bw, link=src.link_bw or chip.link_bw, t0=surf.t0)
 
 
-def _transfer_plan(tables: KernelTables, chip: ChipPhysics, surf: Surface, rule: str) -> OpPlan:
+def transfer_plan(tables: KernelTables, chip: ChipPhysics, surf: Surface, rule: str) -> OpPlan:
+    """Time an op on ``chip`` from another system's surface with transfer rule A, B or C."""
     src = physics_of(tables.systems[surf.system])
     key = compute_key(surf.kind, surf.variant)
     return OpPlan(kind=surf.kind, variant=surf.variant, rule=rule,
                   basis=f"transferred:{surf.system}", rel_sigma=_sigma(tables, "transfer", surf.kind),
                   grid=Grid(surf.axes, surf.values), surface=surf,
                   src_peak=src.peak(key), src_bw=src.mem_bw, src_link=src.link_bw,
-                  peak=chip.peak(key), bw=chip.mem_bw, link=chip.link_bw, t0=surf.t0)
+                  peak=chip.peak(key), bw=chip.mem_bw, link=chip.link_bw, t0=surf.t0,
+                  sm_ratio=sm_ratio(src, chip))
 
 
 def _prior_plan(tables: KernelTables, chip: ChipPhysics, kind: str, variant: str) -> OpPlan:
@@ -327,17 +409,15 @@ def plan_for(tables: KernelTables, chip: ChipPhysics, backend: str, kind: str,
     own = tables.chip_system.get(chip.id) or (chip.id if chip.id in tables.systems else "")
     if own:
         for variant in usable:
-            surf = tables.find(kind, own, variant, order)
+            surf = own_surface(tables, own, kind, variant, order)
             if surf is not None:
-                return _measured_plan(tables, chip, surf)
+                return measured_plan(tables, chip, surf)
     if chip.nvidia_like or any(s.arch == chip.arch for s in tables.systems.values()):
-        chosen = rule or str(tables.transfer.get("rule", {}).get(kind, "C"))
+        chosen = rule or str(tables.transfer.get("rule", {}).get(kind, "B"))
         for variant in usable:
-            name = nearest_system(tables, chip, kind, variant, exclude=frozenset({own}))
-            if name is not None:
-                surf = tables.find(kind, name, variant, order)
-                if surf is not None:
-                    return _transfer_plan(tables, chip, surf, chosen)
+            surf = nearest_surface(tables, chip, kind, variant, order, exclude=frozenset({own}))
+            if surf is not None:
+                return transfer_plan(tables, chip, surf, chosen)
     return _prior_plan(tables, chip, kind, usable[0])
 
 
@@ -345,7 +425,7 @@ def kernel_model(tables: KernelTables, chip: ChipPhysics, backend: str, *,
                  rule: str | None = None) -> KernelModel:
     """Resolve every op kind and dtype alias for ``chip`` under serving engine ``backend``
     ('vllm', 'sglang', 'trtllm', 'mindie', 'other').  Takes a few ms: cache the result.
-    ``rule`` forces a transfer rule ('A' or 'C'; default: the one chosen per op kind by the
+    ``rule`` forces a transfer rule ('A', 'B' or 'C'; default: the one chosen per op kind by the
     leave-one-system-out evaluation stored in the tables)."""
     plans: dict[str, dict[str, OpPlan]] = {}
     for kind in KINDS:
@@ -359,5 +439,6 @@ def kernel_model(tables: KernelTables, chip: ChipPhysics, backend: str, *,
     return KernelModel(chip, backend, plans)
 
 
-__all__ = ["ARGS", "ChipPhysics", "KernelModel", "OpPlan", "kernel_model", "nearest_system",
-           "physics_of", "plan_for", "system_distance"]
+__all__ = ["ARGS", "ChipPhysics", "KernelModel", "OpPlan", "kernel_model", "measured_plan",
+           "nearest_surface", "own_surface", "physics_of", "plan_for", "system_distance",
+           "transfer_plan"]
