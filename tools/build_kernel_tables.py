@@ -124,26 +124,37 @@ def build_surfaces(systems: dict[str, dict[str, Any]], groups: list[kd.Group], l
 
 
 def backend_summary(entries: list[dict[str, Any]], grids: dict) -> list[str]:
-    """Median time ratio between backends per op kind (same system, variant, node)."""
-    ratios: dict[tuple[str, str, str], list[float]] = {}
+    """Time ratio between engines' tables of the same system and variant: backend b's
+    surface interpolated at backend a's measured nodes (inside b's grid), per op kind and
+    variant, pooled over systems."""
+    from suanli.perf.kernel_grid import Grid
+    ratios: dict[tuple[str, str, str, str], list[float]] = {}
+    engines = ("vllm", "sglang", "trtllm")
     for (kind, system, backend, variant), grid in grids.items():
-        for other_backend in ("vllm", "sglang", "trtllm"):
-            if other_backend >= backend or other_backend == backend:
-                continue
+        if backend not in engines:
+            continue
+        for other_backend in engines[engines.index(backend) + 1:]:
             other = grids.get((kind, system, other_backend, variant))
-            if other is None or len(other["axes"]) != len(grid["axes"]):
+            if other is None:
                 continue
-            if not all(a.shape == b.shape and np.allclose(a, b) for a, b in zip(other["axes"], grid["axes"])):
+            mesh = np.meshgrid(*grid["axes"], indexing="ij")
+            coords = [m[grid["measured"]] for m in mesh]
+            g_other = Grid(other["axes"], other["values"])
+            inside = g_other.inside(coords)
+            if not inside.any():
                 continue
-            both = other["measured"] & grid["measured"]
-            if both.any():
-                # time ratio backend / other = 2^(le_other - le_backend)
-                r = np.exp2(other["values"][both] - grid["values"][both])
-                ratios.setdefault((kind, backend, other_backend), []).extend(r.tolist())
-    lines = ["", "per-backend differences (median and P10-P90 of time ratio, same system/variant/node):"]
-    for (kind, b, a), r in sorted(ratios.items()):
+            coords = [c[inside] for c in coords]
+            # same roofline at the same node: time ratio other/backend = 2^(le_b - le_other)
+            le_b = grid["values"][grid["measured"]][inside]
+            r = np.exp2(le_b - g_other(coords))
+            ratios.setdefault((kind, variant, other_backend, backend), []).extend(r.tolist())
+    lines = ["", "per-backend differences: time of one engine's kernel / another's at the same "
+             "system, variant and measured node (median, P10, P90):"]
+    for (kind, variant, b, a), r in sorted(ratios.items()):
         arr = np.asarray(r)
-        lines.append(f"  {kind:13s} {b:>7s}/{a:<7s} median {np.median(arr):5.2f}  "
+        if arr.size < 20:
+            continue
+        lines.append(f"  {kind:13s} {variant:12s} {b:>6s}/{a:<6s} median {np.median(arr):5.2f}  "
                      f"P10 {np.percentile(arr, 10):5.2f}  P90 {np.percentile(arr, 90):5.2f}  (n={arr.size})")
     return lines
 

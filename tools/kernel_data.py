@@ -66,7 +66,7 @@ AXES: dict[str, tuple[tuple[str, Any], ...]] = {
     "mla_prefill": (("exact", None), ("exact", None), ("exact", None)),
     "mla_decode": (("exact", None), ("bin", 1.0), ("exact", None)),
     "allreduce": (("exact", None), ("exact", None)),
-    "alltoall": (("bin", 1.0), ("exact", None)),
+    "alltoall": (("bin", 0.5), ("exact", None)),
 }
 MAX_EFF = 2.0
 # axes along which time must not fall as the feature grows (see monotone())

@@ -298,6 +298,17 @@ class KernelModel:
         """1-sigma relative uncertainty of this op kind's time on this chip."""
         return self.plan(kind, dtype).rel_sigma
 
+    def extrapolated(self, kind: str, *args: Any, dtype: str | None = None) -> np.ndarray:
+        """True where a shape (positional arguments as the op method takes them) lies
+        outside the stored grid of its table, i.e. the efficiency was clamped to the edge
+        value (always True for a roofline prior)."""
+        plan = self.plan(kind, dtype)
+        arrays = tuple(np.asarray(a, dtype=float) for a in args)
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        if plan.grid is None:
+            return np.ones(shape, dtype=bool)
+        return np.broadcast_to(~plan.grid.inside(FEATURE_FN[kind](*arrays)), shape).copy()
+
     def _run(self, kind: str, dtype: str | None, args: tuple[Any, ...]) -> np.ndarray:
         plan = self.plan(kind, dtype)
         arrays = tuple(np.asarray(a, dtype=float) for a in args)
@@ -348,15 +359,19 @@ class KernelModel:
 
 # --- building plans ---------------------------------------------------------------------------
 
-def _sigma(tables: KernelTables, rule: str, kind: str) -> float:
+def _sigma(tables: KernelTables, rule: str, kind: str, same_arch: bool = True) -> float:
+    """1-sigma relative error: in-sample (measured), leave-one-system-out for a source of
+    the same / another architecture (transferred), the prior's stated spread (prior)."""
     if rule == "measured":
         value = tables.transfer.get("in_sample_sigma", {}).get(kind)
         return float(value) if value else DEFAULT_SIGMA["measured"]
     if rule == "prior":
         value = tables.priors.get(kind, {}).get("sigma")
         return float(value) if value else DEFAULT_SIGMA["roofline-prior"]
-    value = tables.transfer.get("sigma", {}).get(kind)
-    return float(value) if value else DEFAULT_SIGMA["transferred"]
+    entry = tables.transfer.get("sigma", {}).get(kind)
+    if isinstance(entry, Mapping):
+        entry = entry.get("same_arch" if same_arch else "cross_arch") or entry.get("all")
+    return float(entry) if entry else DEFAULT_SIGMA["transferred"]
 
 
 def _usable(chip: ChipPhysics, kind: str, variant: str) -> bool:
@@ -383,7 +398,8 @@ def transfer_plan(tables: KernelTables, chip: ChipPhysics, surf: Surface, rule: 
     src = physics_of(tables.systems[surf.system])
     key = compute_key(surf.kind, surf.variant)
     return OpPlan(kind=surf.kind, variant=surf.variant, rule=rule,
-                  basis=f"transferred:{surf.system}", rel_sigma=_sigma(tables, "transfer", surf.kind),
+                  basis=f"transferred:{surf.system}",
+                  rel_sigma=_sigma(tables, "transfer", surf.kind, src.arch == chip.arch),
                   grid=Grid(surf.axes, surf.values), surface=surf,
                   src_peak=src.peak(key), src_bw=src.mem_bw, src_link=src.link_bw,
                   peak=chip.peak(key), bw=chip.mem_bw, link=chip.link_bw, t0=surf.t0,
