@@ -94,6 +94,36 @@ def test_memory_bound_decode_attention_is_bytes_over_bandwidth() -> None:
     assert 0.3 < eff < 1.1
 
 
+# Rows of the source tables (not shipped; numbers copied with their location).  Tolerances:
+# 2 % where the row sits on a grid node of an exact axis (float16 storage + the monotone
+# envelope), 15 % where the surface pools rows into 1-octave bins (MoE in-sample sigma).
+SOURCE_ROWS = [
+    # (accelerator, engine, kind, args, dtype, seconds, rel. tolerance, where)
+    ("nvidia_h100_sxm", "vllm", "gemm", (32768, 65536, 12288), "bf16", 60.32404e-3, 0.02,
+     "aiconfigurator-core 0.12.0 h100_sxm/gemm/vllm/0.24.0/gemm_perf.parquet"),
+    ("nvidia_h100_sxm", "trtllm", "allreduce", (2 * 268435456, 8), "nccl", 2.11106e-3, 0.02,
+     "h100_sxm/comm/nccl/2.27.3/nccl_perf.parquet, all_reduce, 268435456 half elements"),
+    ("nvidia_h100_sxm", "trtllm", "moe", (16384, 7168, 2048, 8, 256, 1, 1), "fp8_block", 28.0981e-3,
+     0.15, "h100_sxm/moe/trtllm/1.3.0rc20/moe_perf.parquet, balanced"),
+    ("nvidia_h20_96gb", "sglang", "gemm", (128, 6144, 2048), "fp8_block", 16.166e-6, 0.02,
+     "InferSim bench_data/gemm/h20/data.csv (m=128, k=2048, n=6144)"),
+    ("nvidia_h20_96gb", "sglang", "moe", (1024, 2048, 1560, 8, 96, 1, 1), "fp8_block",
+     (637.06 + 332.791) * 1e-6, 0.15, "InferSim bench_data/grouped_gemm/prefill/h20/data.csv"),
+]
+
+
+@pytest.mark.parametrize("row", SOURCE_ROWS, ids=lambda r: f"{r[0]}-{r[2]}-{r[4]}")
+def test_rows_of_the_source_tables(row: tuple) -> None:
+    acc, engine, kind, args, dtype, seconds, tol, _where = row
+    model = kernel_model(TABLES, chip(acc), engine)
+    assert model.basis[f"{kind}:{model.plan(kind, dtype).variant}"].startswith("measured-kernels:")
+    if kind == "allreduce":
+        got = float(model.allreduce(*args, impl=dtype))
+    else:
+        got = float(getattr(model, kind)(*args, dtype))
+    assert got == pytest.approx(seconds, rel=tol)
+
+
 def test_roofline_prior_for_a_chip_without_tables() -> None:
     mi300 = kernel_model(TABLES, chip("amd_mi300x"), "vllm")
     assert mi300.basis["gemm"] == "roofline-prior"
@@ -298,6 +328,8 @@ def test_engine_backends() -> None:
 def test_unknown_dtype_is_a_clear_error() -> None:
     with pytest.raises(suanli.errors.InvalidInput, match="unknown dtype"):
         H100.gemm(1, 1, 1, "fp7")
+    with pytest.raises(suanli.errors.MissingSpec, match="no published bf16"):
+        kernel_model(TABLES, chip("nvidia_rtx_pro_6000d"), "vllm")   # no compute specs published
 
 
 def test_one_call_is_cheap() -> None:

@@ -623,7 +623,8 @@ def grid_of(group: Group, phys: ChipPhysics) -> dict[str, Any]:
     med = med.reshape(shape)
     known = np.isfinite(med)
     filled = _fill(np.where(known, med, 0.0), known)
-    monotone_values = quantise(kind, group.variant, axes, monotone(kind, group.variant, axes, filled, phys), phys)
+    monotone_values = quantise(kind, group.variant, axes,
+                               monotone(kind, group.variant, axes, filled, phys, known), phys)
     return {"axes": [np.asarray(a, dtype=float) for a in axes], "values": monotone_values,
             "measured": known, "rows_on_grid": int(ok.sum()), "rows": int(group.t.size),
             "t0": float(0.9 * group.t.min())}
@@ -669,16 +670,26 @@ def quantise(kind: str, variant: str, axes: list[np.ndarray], le: np.ndarray,
 
 
 def monotone(kind: str, variant: str, axes: list[np.ndarray], le: np.ndarray,
-             phys: ChipPhysics) -> np.ndarray:
-    """Lower monotone envelope of the node times along every work axis (a node's time is
-    the least time of any node at least as large: an engine can always run a smaller op
-    padded to the larger shape, as CUDA-graph batch padding does), back in log2 efficiency.
-    The lower envelope is robust to slow outliers (first-call JIT, a poor kernel pick);
-    physically impossible fast rows are dropped before (``grid_of``)."""
+             phys: ChipPhysics, measured: np.ndarray) -> np.ndarray:
+    """Node times made non-decreasing along every work axis, back in log2 efficiency.
+
+    Measured nodes take the lower envelope of the measured nodes: the least time of any
+    measured node at least as large in every feature (an engine can run a smaller op padded
+    to a larger shape, as CUDA-graph batch padding does; this also discards slow outliers
+    such as first-call JIT or a poor kernel pick).  Filled nodes keep their filled value,
+    clipped between the measured envelope below and above them, then swept forward with a
+    cumulative max (which never raises a measured node).  Physically impossible fast rows
+    are dropped before (``grid_of``)."""
     roof = _node_roofline(kind, variant, axes, le.shape, phys)
     t = roof * np.exp2(-le)
-    for ax in range(le.ndim):
-        if (kind, ax) not in MONOTONE_SKIP:
-            flipped = np.flip(t, axis=ax)
-            t = np.flip(np.minimum.accumulate(flipped, axis=ax), axis=ax)
-    return np.log2(roof / t)
+    work_axes = [ax for ax in range(le.ndim) if (kind, ax) not in MONOTONE_SKIP]
+    upper = np.where(measured, t, np.inf)
+    for ax in work_axes:
+        upper = np.flip(np.minimum.accumulate(np.flip(upper, axis=ax), axis=ax), axis=ax)
+    lower = np.where(measured, upper, -np.inf)
+    for ax in work_axes:
+        lower = np.maximum.accumulate(lower, axis=ax)
+    out = np.where(measured, upper, np.clip(t, lower, upper))
+    for ax in work_axes:
+        out = np.maximum.accumulate(out, axis=ax)
+    return np.log2(roof / out)

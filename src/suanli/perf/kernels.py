@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from suanli.errors import InvalidInput
+from suanli.errors import InvalidInput, MissingSpec
 from suanli.perf.kernel_grid import Grid
 from suanli.perf.kernel_ops import (
     ALIASES, ARGS, COMM_KINDS, FEATURE_FN, KINDS, REQUIRES, WORK, compute_key,
@@ -98,7 +98,9 @@ class ChipPhysics:
         """Peak FLOP/s for a compute key; 16-bit when the chip has no such tensor format."""
         value = self.peak_flops.get(key) or self.peak_flops.get("bf16")
         if not value:
-            raise InvalidInput(f"{self.id}: no tensor throughput for {key} or bf16", field="peak_flops")
+            also = "" if key == "bf16" else " (nor bf16 to fall back on)"
+            raise MissingSpec(f"{self.id}: no published {key} tensor throughput{also}; supply it "
+                              "in a user hardware file", field=f"{key}_tflops")
         return float(value)
 
     @property
