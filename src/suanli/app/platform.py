@@ -5,36 +5,23 @@ catalogs, the kernel tables and the calibration file."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
-
 from suanli.app.calibration import Calibration, load_calibration
-from suanli.perf import _kernel_stub as kern
+from suanli.perf.kernels import ChipPhysics, KernelModel, kernel_model
 from suanli.perf.hardware import HwParams, hw_params
 from suanli.perf.opcost import Platform
 from suanli.specs.accelerator import Accelerator
-from suanli.specs.dtypes import DType
+from suanli.specs.kernels import load_kernel_tables, physics_fields
 from suanli.specs.system import System
 
-# accelerator family -> architecture name of the kernel model (nearest measured tables)
-_ARCH = {"nvidia-hopper": "hopper", "nvidia-hopper-china": "hopper", "nvidia-blackwell": "blackwell",
-         "nvidia-blackwell-pcie": "blackwell", "nvidia-ampere": "ampere", "nvidia-ada": "ada",
-         "amd-cdna3": "cdna3", "amd-cdna4": "cdna4", "huawei-ascend": "ascend"}
-
-
-def chip_physics(acc: Accelerator) -> Any:
-    peaks = {d.value: acc.peak_flops(d) for d in (DType.BF16, DType.FP8, DType.INT8, DType.FP4)}
-    try:
-        link = acc.scaleup_bw_unidir
-    except Exception:  # noqa: BLE001 - missing spec: the kernel model falls back to PCIe
-        link = 32e9
-    return kern.ChipPhysics(id=acc.id, arch=_ARCH.get(acc.family, acc.family or "unknown"),
-                            peak_flops={k: float(v) for k, v in peaks.items() if v}, mem_bw=acc.mem_bw, link_bw=link)
+def chip_physics(acc: Accelerator) -> ChipPhysics:
+    """What the kernel model needs to know about ``acc`` (peaks, bandwidth, SMs, clock, link)."""
+    return ChipPhysics(**physics_fields(acc))
 
 
 @lru_cache(maxsize=512)
-def kernel_model_for(acc: Accelerator, engine: str) -> Any:
+def kernel_model_for(acc: Accelerator, engine: str) -> KernelModel:
     """The kernel model of ``acc`` for ``engine``'s kernels (cached; immutable)."""
-    return kern.kernel_model(None, chip_physics(acc), engine)
+    return kernel_model(load_kernel_tables(), chip_physics(acc), engine)
 
 
 def platform_for(acc: Accelerator, engine: str, system: System, *, mode: str = "calibrated",

@@ -113,37 +113,40 @@ def layer_weight_dtypes(model: ModelSpec, weight: DType) -> tuple[DType, DType]:
     return weight, weight
 
 
+# storage format -> the kernel model's dtype key (it resolves the kernel variant the chip runs)
+_STORAGE_KEY = {DType.BF16: "bf16", DType.FP16: "bf16", DType.FP32: "bf16", DType.FP8: "fp8", DType.INT8: "int8",
+                DType.INT4: "int4", DType.FP4: "fp4", DType.MXFP4: "mxfp4"}
+
+
 def precision_for(model: ModelSpec, acc: Accelerator | None, weight: DType, kv: DType
                   ) -> tuple[Precision, DType, list[str]]:
-    """Kernel dtypes and byte widths of the linear layers, experts and KV cache,
-    the compute dtype of the bulk of the weights, and fallback warnings.
-    Without an accelerator the formats are taken as native."""
+    """Storage formats (kernel dtype keys) and byte widths of the linear layers, experts
+    and KV cache, the compute dtype of the bulk of the weights, and fallback warnings.
+    The kernel model picks the kernel a chip runs for a format (weight-only kernels where
+    the chip lacks the tensor format); without an accelerator the formats are native."""
     lin, exp = layer_weight_dtypes(model, weight)
     warnings: list[str] = []
     if acc is None:
-        key = lambda d: {"fp16": "bf16", "mxfp4": "fp4", "int4": "w4a16", "fp32": "bf16"}.get(d.value, d.value)  # noqa: E731
         compute = weight
-        lin_key, exp_key = key(lin), key(exp)
     else:
-        lin_key, lin_c, w1 = kernel_dtype(acc, lin)
-        exp_key, exp_c, w2 = kernel_dtype(acc, exp)
+        lin_c, w1 = compute_dtype_for(acc, lin)
+        exp_c, w2 = compute_dtype_for(acc, exp)
         compute = exp_c if model.is_moe else lin_c
         warnings += [w for w in (w1, w2) if w]
     kv_key = "fp8" if kv == DType.FP8 else "bf16"
-    return (Precision(lin=lin_key, exp=exp_key, kv=kv_key, lin_bytes=lin.bytes, exp_bytes=exp.bytes,
-                      kv_bytes=kv.bytes), compute, list(dict.fromkeys(warnings)))
+    return (Precision(lin=_STORAGE_KEY[lin], exp=_STORAGE_KEY[exp], kv=kv_key, lin_bytes=lin.bytes,
+                      exp_bytes=exp.bytes, kv_bytes=kv.bytes), compute, list(dict.fromkeys(warnings)))
 
 
 def _peaks(acc: Accelerator) -> dict[str, float]:
+    """Dense FLOP/s per storage key: the tensor peak the format computes at on this chip
+    (16-bit math for weight-only kernels where the chip lacks the format)."""
     bf16 = acc.peak_flops(DType.BF16)
-    out: dict[str, float] = {}
-    if bf16:
-        out.update(bf16=bf16, w8a16=bf16, w4a16=bf16)
-    for d in (DType.FP8, DType.INT8, DType.FP4):
-        p = acc.peak_flops(d)
-        if p:
-            out[d.value] = p
-    return out
+    if not bf16:
+        return {}
+    fp8, int8, fp4 = (acc.peak_flops(d) for d in (DType.FP8, DType.INT8, DType.FP4))
+    return {"bf16": bf16, "fp8": fp8 or bf16, "int8": int8 or fp8 or bf16, "fp4": fp4 or bf16,
+            "mxfp4": fp4 or bf16, "int4": bf16}
 
 
 def hw_params(acc: Accelerator, *, scaleout_bw: float, node_size: int | None = None

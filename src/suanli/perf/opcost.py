@@ -30,6 +30,10 @@ from suanli.perf.runtime import Runtime
 # and the BabelStream results pages); 0.8 leaves room for the small, unfused
 # tensors of inference.  Their fixed latency is the runtime's ``layer_s``.
 STREAM_EFF = 0.8
+# DeepEP's low-latency dispatch/combine serves at most 128 tokens per rank per call by
+# default (num_max_dispatch_tokens_per_rank = 128 in its examples); larger batches use the
+# normal kernels.
+LOW_LATENCY_TOKENS = 128.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,7 +152,11 @@ def alltoall_time(op: Op, pf: Platform) -> Any:
     if pf.speed_of_light:
         return model
     inside = n <= pf.hw.node_size
-    measured = pf.kernels.alltoall(op.comm_bytes, np.where(inside, n, 2.0), "normal")
+    # DeepEP low-latency kernels for decode-sized batches, normal kernels for prefill
+    # (DeepEP README: LL mode for inference decoding, normal for training/prefill)
+    tokens = np.asarray(op.shape.get("tokens", 0.0), dtype=float)
+    mode = "low_latency" if float(np.max(tokens, initial=0.0)) <= LOW_LATENCY_TOKENS else "normal"
+    measured = pf.kernels.alltoall(op.shape.get("copy_bytes", op.comm_bytes), np.where(inside, n, 2.0), mode)
     return np.where(n > 1, np.where(inside, measured, model), 0.0)
 
 

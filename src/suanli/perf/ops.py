@@ -248,10 +248,15 @@ def step_ops(model: ModelSpec, lay: Layout, load: StepLoad, prec: Precision) -> 
                       bytes_written=assign * h * ACT_BYTES, dtype=prec.exp,
                       shape={"tokens": m_mlp, "hidden": h, "inter": fe, "topk": k, "experts": E,
                              "moe_tp": moe_tp, "moe_ep": moe_ep}))
+        # a token travels once to each distinct rank holding one of its experts (DeepEP);
+        # the kernel tables count one copy per (token, expert) pair
         sent = ta * distinct_ranks(group, k) * h
+        copies = ta * k * h
         disp_b = np.where(prec.exp_bytes <= 1.0, 1.0, ACT_BYTES)  # FP8 dispatch with FP8/FP4 experts (DeepEP)
-        ops.append(_collective("moe_dispatch", "alltoall", Lm * ep_mode, sent * disp_b, group))
-        ops.append(_collective("moe_combine", "alltoall", Lm * ep_mode, sent * ACT_BYTES, group))
+        for name, b in (("moe_dispatch", disp_b), ("moe_combine", ACT_BYTES)):
+            ops.append(Op(name=name, kind="alltoall", count=Lm * ep_mode, flops=0.0, bytes_read=0.0,
+                          bytes_written=0.0, comm_bytes=sent * b, group=group,
+                          shape={"nbytes": sent * b, "copy_bytes": copies * b, "n": group, "tokens": ta}))
         ops.append(_collective("moe_allreduce", "allreduce", Lm * (1 - ep_mode), m_mlp * h * ACT_BYTES, group))
 
     # ---------------------------------------------------------------- head, element-wise, pipeline
