@@ -51,11 +51,11 @@ class LayoutChoice:
 
 
 def _candidates(model: ModelSpec, engine: str, gpus: int, pp: int | None, ep: int | None,
-                dp: int | None) -> list[tuple[int, int, int, int]]:
+                dp: int | None, tp: int | None = None) -> list[tuple[int, int, int, int]]:
     rows: list[tuple[int, int, int, int]] = []
     pps = (pp,) if pp else (1,)
     big_moe = model.is_moe and (model.attention == "mla" or model.params_total >= _DP_ATTENTION_MIN_PARAMS)
-    tps = sorted(set(_POW2) | {v for v in (ep, dp) if v})    # SGLang writes DP attention as --tp N --dp N
+    tps = [tp] if tp else sorted(set(_POW2) | {v for v in (ep, dp) if v})  # SGLang: --tp N --dp N for DP attention
     for tp, p in product(tps, pps):
         if tp * p > gpus or gpus % (tp * p):
             continue
@@ -87,9 +87,10 @@ def _describe(tp: int, pp: int, ep: int, dp: int, replicas: int) -> str:
 
 
 def choose_layout(model: ModelSpec, pf: Platform, prec: Precision, wl: Workload, *, engine: str,
-                  gpus: int | None, pp: int | None = None, ep: int | None = None,
+                  gpus: int | None, tp: int | None = None, pp: int | None = None, ep: int | None = None,
                   dp_attention: int | None = None) -> LayoutChoice:
-    """The layout for blank TP (and PP/EP/DP when blank) -- see module docstring."""
+    """The layout for blank TP (and PP/EP/DP when blank) -- see module docstring.  With
+    ``tp`` given only the blank fields are chosen (EP / attention-DP of a large MoE model)."""
     lim = pf.runtime.limits
     context = float(wl.isl + wl.osl)
 
@@ -121,12 +122,13 @@ def choose_layout(model: ModelSpec, pf: Platform, prec: Precision, wl: Workload,
     if gpus < 1:
         raise InvalidInput(f"--gpus must be a positive integer, got {gpus!r}", field="gpus")
     # user-given fields are checked as given (one clear error naming the flag)
-    validate_deployment(Deployment(gpus=max(ep or 1, dp_attention or 1) * (pp or 1), tp=max(ep or 1, dp_attention or 1),
-                                   pp=pp or 1, ep=ep or 1, dp_attention=dp_attention or 1), model)
-    rows = _candidates(model, engine, gpus, pp, ep, dp_attention)
+    probe = tp or max(ep or 1, dp_attention or 1)
+    validate_deployment(Deployment(gpus=max(probe, ep or 1) * (pp or 1), tp=probe, pp=pp or 1, ep=ep or 1,
+                                   dp_attention=dp_attention or 1), model)
+    rows = _candidates(model, engine, gpus, pp, ep, dp_attention, tp)
     ok, lay = fitting(gpus, rows) if rows else (np.zeros(0, dtype=bool), None)
     if not ok.any() and not pp:
-        deeper = [r for p in _POW2[1:] if p <= gpus for r in _candidates(model, engine, gpus, p, ep, dp_attention)]
+        deeper = [r for p in _POW2[1:] if p <= gpus for r in _candidates(model, engine, gpus, p, ep, dp_attention, tp)]
         if deeper:
             ok2, lay2 = fitting(gpus, deeper)
             if ok2.any():

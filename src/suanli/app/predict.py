@@ -117,6 +117,17 @@ def default_weight_dtype(model: ModelSpec, acc: Accelerator) -> DType:
     return DType.parse(model.native_weight_dtype)
 
 
+def default_kv_dtype(engine: str, weight: DType) -> DType:
+    """The KV-cache format an engine runs when none is given.  TensorRT-LLM serves
+    ModelOpt-quantized checkpoints (FP8/NVFP4 weights) with the FP8 KV cache they carry
+    (``kv_cache_quant_algo: FP8`` in NVIDIA's published FP8/FP4 checkpoints' hf_quant_config,
+    ModelOpt ``--kv_cache_qformat fp8`` default); vLLM and SGLang default to ``auto`` = the
+    model's activation dtype (their engine-args docs)."""
+    if engine == "trtllm" and weight in (DType.FP8, DType.FP4, DType.MXFP4):
+        return DType.FP8
+    return DType.BF16
+
+
 @dataclass(frozen=True, kw_only=True)
 class Resolved:
     """A deployment with every name and default resolved: what both the
@@ -151,7 +162,8 @@ def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
     An explicit layout is always honoured.  With ``tp`` unset, the layout an
     operator would run for the scenario is chosen among those that fit
     (:mod:`suanli.app.layout_choice`) and ``layout_reason`` says which and
-    why; precisions default to the checkpoint's (weights) and BF16 (KV)."""
+    why; precisions default to the checkpoint's (weights) and the engine's default KV
+    format (:func:`default_kv_dtype`)."""
     catalog = catalog or load_hardware()
     cal = calibration or load_calibration()
     acc = hardware if isinstance(hardware, Accelerator) else catalog.get(hardware)
@@ -159,7 +171,7 @@ def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
     if engine not in ENGINES:
         raise InvalidInput(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}", field="engine")
     wdt = DType.parse(weight_dtype, field="weight_dtype") if weight_dtype else default_weight_dtype(spec, acc)
-    kdt = DType.parse(kv_dtype, field="kv_dtype") if kv_dtype else DType.BF16
+    kdt = DType.parse(kv_dtype, field="kv_dtype") if kv_dtype else default_kv_dtype(engine, wdt)
     if kdt not in (DType.BF16, DType.FP16, DType.FP8, DType.FP32):
         raise InvalidInput(f"--kv-dtype must be bf16, fp16 or fp8, got {kdt.value}", field="kv_dtype")
     wl = Workload(isl=isl, osl=osl, scenario=infer_scenario(concurrency, request_rate, scenario),
@@ -171,9 +183,14 @@ def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
     prec, compute, prec_warn = precision_for(spec, acc, wdt, kdt)
     warnings = list(acc.flags()) + warnings + prec_warn
     reason = ""
-    if tp is None:
+    # blank TP: the whole layout is chosen; TP given but EP and attention-DP blank for a large
+    # MoE model on SGLang / TensorRT-LLM (whose guides run them with EP + attention-DP): those two
+    moe_blank = (tp is not None and ep is None and dp_attention is None and spec.is_moe
+                 and engine in ("sglang", "trtllm"))
+    if tp is None or moe_blank:
         from suanli.app.layout_choice import choose_layout
-        choice = choose_layout(spec, pf, prec, wl, engine=engine, gpus=gpus, pp=pp, ep=ep, dp_attention=dp_attention)
+        choice = choose_layout(spec, pf, prec, wl, engine=engine, gpus=gpus, tp=tp, pp=pp, ep=ep,
+                               dp_attention=dp_attention)
         tp, pp, ep, dp_attention, gpus, reason = (choice.tp, choice.pp, choice.ep, choice.dp_attention, choice.gpus,
                                                   choice.reason)
     pp = pp or 1

@@ -439,6 +439,15 @@ def plan_for(tables: KernelTables, chip: ChipPhysics, backend: str, kind: str,
     return _prior_plan(tables, chip, kind, usable[0])
 
 
+# Engine-specific kernel choice where it differs from the default alias order: TensorRT-LLM
+# serves NVIDIA's ModelOpt checkpoints, whose FP8 MoE experts are per-tensor scaled (and its
+# per-tensor FP8 MoE table is the faster one at Qwen3/Mixtral shapes); the other engines
+# mostly serve block-scaled FP8 MoE checkpoints (kernel_ops.MOE_ALIASES).
+BACKEND_VARIANTS: Mapping[tuple[str, str, str], tuple[str, ...]] = MappingProxyType({
+    ("moe", "trtllm", "fp8"): ("fp8", "fp8_block", "int4_wo", "bf16"),
+})
+
+
 def kernel_model(tables: KernelTables, chip: ChipPhysics, backend: str, *,
                  rule: str | None = None) -> KernelModel:
     """Resolve every op kind and dtype alias for ``chip`` under serving engine ``backend``
@@ -450,6 +459,7 @@ def kernel_model(tables: KernelTables, chip: ChipPhysics, backend: str, *,
         by_variants: dict[tuple[str, ...], OpPlan] = {}
         by_alias: dict[str, OpPlan] = {}
         for alias, variants in ALIASES[kind].items():
+            variants = BACKEND_VARIANTS.get((kind, backend, alias), variants)
             if variants not in by_variants:
                 by_variants[variants] = plan_for(tables, chip, backend, kind, variants, rule=rule)
             by_alias[alias] = by_variants[variants]
