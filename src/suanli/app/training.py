@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from suanli.errors import ConfigError, InsufficientMemory, InvalidInput, UnsupportedDType
+from suanli.app.platform import kernel_model_for
 from suanli.perf.hardware import hw_params
-from suanli.perf.training import (
-    LORA_TARGETS, TrainEfficiency, TrainHardware, TrainSetup, TrainStep, lora_params, train_step,
-)
+from suanli.perf.opcost import Platform
+from suanli.perf.runtime import Runtime
+from suanli.perf.training import LORA_TARGETS, TrainConstants, TrainSetup, TrainStep, lora_params, train_step
 from suanli.specs.accelerator import GIB, Accelerator, HardwareCatalog, load_hardware
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec, load_model
@@ -81,47 +82,37 @@ def synthetic_dense_model(params: float) -> ModelSpec:
 # --- efficiencies --------------------------------------------------------------------------
 
 @lru_cache(maxsize=4)
-def _read_efficiencies(path: str | None) -> Mapping[str, Any]:
+def _read_constants(path: str | None) -> Mapping[str, Any]:
     source: Any = (Path(path) if path else
                    resources.files("suanli").joinpath("data").joinpath("calibration").joinpath("training.json"))
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
-        float(data["global"]["non_gemm_bytes"]), float(data["default"]["compute"])
+        float(data["global"]["non_gemm_bytes"]), tuple(data["bands"]["measured-kernels"])
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"training calibration {source}: missing or malformed ({exc})") from None
     return data
 
 
-def training_efficiency(acc: Accelerator, dtype: DType, *, path: str | None = None) -> TrainEfficiency:
-    """The calibrated efficiencies for ``acc``'s family (or the flagged cross-family default)."""
-    data = _read_efficiencies(path)
-    g, fam = data["global"], data["families"].get(acc.family)
-    base = fam or data["default"]
-    key = "compute_fp8" if dtype == DType.FP8 else "compute"
-    compute = float(base.get(key) or data["default"][key])
-    band = tuple(float(x) for x in data["bands"]["calibrated"])
-    if fam and key in fam:
-        mode = "calibrated"
-        how = f"calibrated: family {acc.family}, {fam.get('n_cases', '?')} published runs ({fam.get('fit_cases', '')})"
-    else:
-        mode = "family-default"
-        widen = float(data["bands"].get("family_default_widen", 1.5))
-        band = (band[0] / widen, band[1] * widen)
-        how = f"family-default: no published {dtype.value} training runs for family {acc.family!r}; " \
-              f"{data['default'].get('note', '')}"
-    compute = min(compute, 0.95)
-    # attention kernels run in 16-bit even when the GEMMs run in FP8
-    if fam and "attention" in fam:
-        attention = float(fam["attention"])
-    else:
-        bf16 = float(base.get("compute") or data["default"]["compute"])
-        attention = bf16 * float(data["default"]["attention_ratio"])
-    return TrainEfficiency(
-        compute=compute, attention=min(attention, 0.95),
+# the kernel tables whose GEMMs are PyTorch's own (cuBLAS via torch; aiconfigurator's
+# TensorRT-LLM GEMM collector times torch matmuls) -- the closest to a training framework
+TRAINING_BACKEND = "trtllm"
+
+
+def training_constants(acc: Accelerator, dtype: DType, *, path: str | None = None) -> TrainConstants:
+    """Training-framework constants and the uncertainty band of ``acc``'s kernel basis."""
+    data = _read_constants(path)
+    g = data["global"]
+    basis = kernel_model_for(acc, TRAINING_BACKEND).basis.get(f"gemm:{'fp8' if dtype == DType.FP8 else 'bf16'}",
+                                                             "roofline-prior")
+    kind = basis.split(":")[0]
+    band = tuple(float(x) for x in data["bands"].get(kind, data["bands"]["roofline-prior"]))
+    how = (f"GEMM and attention times: {basis} (kernel tables, {TRAINING_BACKEND} GEMMs); framework "
+           f"constants fitted by {data['meta'].get('script', '?')} on {data['meta'].get('fit_cases', '?')}")
+    return TrainConstants(
         non_gemm_bytes=float(g["non_gemm_bytes"]), comm_scaleup=float(g["comm_scaleup"]),
         comm_scaleout=float(g["comm_scaleout"]), hbm=float(g["hbm"]),
         dequant_bytes_per_param=float(g["dequant_bytes_per_param"]), reserve_fraction=float(g["reserve_fraction"]),
-        reserve_bytes=float(g["reserve_gb"]) * 1e9, mode=mode, provenance=how, band=(band[0], band[1]))
+        reserve_bytes=float(g["reserve_gb"]) * 1e9, mode=kind, provenance=how, band=(band[0], band[1]))
 
 
 # --- result --------------------------------------------------------------------------------
@@ -168,7 +159,6 @@ class TrainEstimate:
     total_model_flops: float
     mfu: float
     hfu: float
-    compute_efficiency: float
     mode: str
     provenance: str
     band: tuple[float, float]
@@ -208,19 +198,17 @@ def _model(model: str | ModelSpec | None, params: str | float | None) -> ModelSp
     return synthetic_dense_model(parse_count(params, name="params"))  # type: ignore[arg-type]
 
 
-def training_hardware(acc: Accelerator, dtype: DType, system: System) -> tuple[TrainHardware, list[str]]:
-    """SI numbers of ``acc`` in ``system`` for the step-time model (GEMM peak at ``dtype``,
-    attention at 16-bit) and warnings about assumed values."""
-    peak = acc.peak_flops(dtype)
-    if peak is None:
+def training_platform(acc: Accelerator, dtype: DType, system: System) -> tuple[Platform, list[str]]:
+    """``acc`` in ``system`` with its kernel model, for the training step model, and warnings."""
+    if acc.peak_flops(dtype) is None:
         raise UnsupportedDType(f"{acc.id} publishes no {dtype.value} tensor throughput; train in "
                                f"{'bf16' if dtype == DType.FP8 else 'another --dtype'}", field="dtype")
     node = system.gpus if system.gpus and system.gpus >= 1 else None
     hw, warnings = hw_params(acc, scaleout_bw=system.scaleout_bw, node_size=node)
-    return TrainHardware(peak_flops=float(peak), peak_attn=hw.peak_attn, memory=acc.memory_bytes,
-                         mem_bw=acc.mem_bw, link_bw=hw.link_bw, scaleout_bw=system.scaleout_bw,
-                         node_size=hw.node_size, link_latency_s=hw.link_latency_s,
-                         scaleout_latency_s=hw.scaleout_latency_s), warnings
+    consts = _read_constants(None)["global"]
+    runtime = Runtime(engine="training", step_s=0.0, seq_s=0.0, layer_s=0.0, request_s=0.0,
+                      comm_eff=float(consts["comm_scaleout"]), provenance="training: no serving runtime")
+    return Platform(hw=hw, kernels=kernel_model_for(acc, TRAINING_BACKEND), runtime=runtime), warnings
 
 
 def _global_batch(method: str, seq_len: int, unit: int) -> int:
@@ -279,11 +267,12 @@ def train_estimate(model: str | ModelSpec | None = None, hardware: str | Acceler
     systems = systems or load_systems(hardware=catalog)
     sysobj = system if isinstance(system, System) else (systems.get(system) if system else
                                                         default_system_for(acc, systems))
-    hw, warnings = training_hardware(acc, dt, sysobj)
-    eff = training_efficiency(acc, dt, path=efficiency_file)
+    pf, warnings = training_platform(acc, dt, sysobj)
+    hw = pf.hw
+    eff = training_constants(acc, dt, path=efficiency_file)
     warnings = list(acc.flags()) + warnings
-    if eff.mode == "family-default":
-        warnings.append(f"{acc.id}: {eff.provenance}")
+    if eff.mode != "measured-kernels":
+        warnings.append(f"{acc.id}: {eff.mode} kernel times (no measured tables for this chip)")
     if tp > hw.node_size:
         warnings.append(f"--tp {tp} spans {math.ceil(tp / hw.node_size)} nodes of {hw.node_size}: every layer's "
                         f"all-reduces cross {sysobj.id}'s {sysobj.scaleout_gbps_per_gpu:g} Gb/s scale-out network")
@@ -296,8 +285,8 @@ def train_estimate(model: str | ModelSpec | None = None, hardware: str | Acceler
     for mode in modes:
         st = TrainSetup(gpus=gpus, seq_len=seq_len, global_batch=global_batch, micro_batch=micro_batch, tp=tp, pp=pp,
                         virtual_stages=virtual_stages, zero=zero_stage, recompute=mode, method=method,
-                        lora_rank=lora_rank, lora_targets=lora_targets)
-        result = train_step(spec, st, hw, eff)
+                        lora_rank=lora_rank, lora_targets=lora_targets, dtype="fp8" if dt == DType.FP8 else "bf16")
+        result = train_step(spec, st, pf, eff)
         if result.memory.fits:
             break
     assert result is not None
@@ -338,6 +327,6 @@ def train_estimate(model: str | ModelSpec | None = None, hardware: str | Acceler
         tokens_per_s_per_gpu=result.tokens_per_s / gpus, total_time_s=total_s, total_time_days=total_s / 86400,
         gpu_hours=gpu_hours, model_flops_per_token=result.model_flops_per_token,
         total_model_flops=result.model_flops_per_token * steps * result.tokens_per_step, mfu=result.mfu,
-        hfu=result.hfu, compute_efficiency=eff.compute, mode=eff.mode, provenance=eff.provenance, band=eff.band,
+        hfu=result.hfu, mode=eff.mode, provenance=eff.provenance, band=eff.band,
         breakdown_s=dict(result.breakdown), cost=cost, currency=cur if cost is not None else None,
         cost_per_gpu_hour=cost_per_gpu_hour, cost_note=note, warnings=tuple(dict.fromkeys(warnings)))

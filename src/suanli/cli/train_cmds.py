@@ -135,6 +135,5 @@ def _show(console: Console, est: TrainEstimate) -> None:
         if seconds > 0:
             parts.add_row(_BREAKDOWN.get(key, key), f"{seconds:,.3f}", f"{seconds / est.step_s:.1%}")
     console.print(parts)
-    console.print(f"mode: {est.mode} (GEMM efficiency {est.compute_efficiency:.0%} of peak); "
-                  f"provenance: {_escape(est.provenance)}")
+    console.print(f"mode: {est.mode} kernel times; provenance: {_escape(est.provenance)}", soft_wrap=True)
     _warnings(console, [_escape(w) for w in est.warnings])

@@ -34,6 +34,7 @@ STREAM_EFF = 0.8
 # default (num_max_dispatch_tokens_per_rank = 128 in its examples); larger batches use the
 # normal kernels.
 LOW_LATENCY_TOKENS = 128.0
+CUSTOM_ALLREDUCE_MAX_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,7 +136,10 @@ def allreduce_time(op: Op, pf: Platform) -> Any:
     if pf.speed_of_light:
         return model
     inside = n <= pf.hw.node_size
-    measured = pf.kernels.allreduce(op.comm_bytes, np.where(inside, n, 2.0))
+    # engines' custom one-/two-shot all-reduce (captured in CUDA graphs) up to 8 MiB, NCCL
+    # above (vLLM CustomAllreduce max_size default 8 MiB; TRT-LLM and SGLang alike)
+    impl = "graph" if float(np.max(op.comm_bytes, initial=0.0)) <= CUSTOM_ALLREDUCE_MAX_BYTES else "nccl"
+    measured = pf.kernels.allreduce(op.comm_bytes, np.where(inside, n, 2.0), impl)
     return np.where(n > 1, np.where(inside, measured, model), 0.0)
 
 

@@ -8,17 +8,17 @@ stated range, fitted on end-to-end measurements by ``tools/calibrate.py``
 
 ``step_s``
     host time per engine step not hidden behind the GPU: scheduling, sampling,
-    detokenisation, Python (0.1-10 ms; vLLM V1 / SGLang overlap part of it).
+    detokenisation, Python (0.1-5 ms; vLLM V1 / SGLang overlap part of it).
 ``seq_s``
     host time per running sequence per step (per-request bookkeeping,
-    sampling/detokenising each token; 0-100 us).
+    sampling/detokenising each token; 0-50 us).
 ``layer_s``
     time per transformer layer per step for the small kernels without
     tables (norms, RoPE, residual adds, activation quantisation, MoE routing /
-    top-k / permutation) and the gaps between kernels (2-80 us).
+    top-k / permutation) and the gaps between kernels (2-60 us).
 ``request_s``
     front-end cost per request in TTFT: HTTP, tokenisation, queue hand-over
-    (1-200 ms).
+    (1-100 ms).
 ``comm_eff``
     achieved fraction of link bandwidth for collectives where no measured
     table applies (scale-out NICs, chips without tables; 0.3-0.95).
@@ -52,12 +52,17 @@ class EngineLimits:
     graph_max_batch: int = 512
 
 
-# Physical ranges of the fitted runtime parameters (SI units); see module docstring.
+# Physical ranges of the fitted runtime parameters (SI units).  A fit may not leave them:
+# host time per step of 0.1-5 ms (an overlapped scheduler hides most of it; Python
+# scheduling + sampling of a few hundred sequences without overlap costs a few ms),
+# 0-50 us per running sequence per step, 2-60 us per layer for ~5-15 small kernels at
+# 1-5 us each, 1-100 ms of front end per request (HTTP + tokenisation of a long prompt),
+# 30-95 % of link bandwidth (nccl-tests bus bandwidth reaches 80-90 % of NVLink/IB line rate).
 RANGES: dict[str, tuple[float, float]] = {
-    "step_s": (1e-4, 10e-3),
-    "seq_s": (0.0, 100e-6),
-    "layer_s": (2e-6, 80e-6),
-    "request_s": (1e-3, 200e-3),
+    "step_s": (1e-4, 5e-3),
+    "seq_s": (0.0, 50e-6),
+    "layer_s": (2e-6, 60e-6),
+    "request_s": (1e-3, 100e-3),
     "comm_eff": (0.3, 0.95),
 }
 

@@ -1,5 +1,15 @@
 """Training and fine-tuning: memory per accelerator, FLOPs per token and step time.
 
+The step time comes from the same op table and kernel model as serving
+(``perf.ops.step_ops`` + ``perf.opcost``): one micro-batch's forward pass is an
+op table of ``micro_batch x seq_len`` prompt tokens, each op timed from the
+measured kernel tables (or their transfer to the chip), and the backward pass
+is each GEMM's data-gradient and weight-gradient GEMMs on their own shapes (only
+data gradients for a frozen LoRA base), attention x 2.5 (FlashAttention-2
+backward: 5 matmuls vs 2, Dao 2023, arXiv:2307.08691 sec. 3.2) and TP
+collectives x 2.  What no kernel table shows --
+the training framework's memory-bound non-GEMM work -- is one stated constant.
+
 Pure functions (no files, environment or clock).  Units: bytes, FLOP, seconds, FLOP/s.
 Glossary: ``s`` sequence length (tokens), ``b`` micro-batch (sequences), ``h`` hidden size,
 ``a`` attention heads, ``L`` layers, ``t``/``p``/``d`` tensor/pipeline/data-parallel sizes,
@@ -32,6 +42,10 @@ from dataclasses import dataclass, field
 
 from suanli.errors import InvalidInput
 from suanli.perf.comm import allreduce_time, p2p_time
+from suanli.perf.hardware import HwParams
+from suanli.perf.layout import Layout, Precision
+from suanli.perf.opcost import Platform, op_times
+from suanli.perf.ops import StepLoad, step_ops
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec
 
@@ -67,6 +81,7 @@ class TrainSetup:
     flash_attention: bool = True
     sequence_parallel: bool = True   # Megatron SP with TP > 1
     dropout: bool = False
+    dtype: str = "bf16"              # GEMM format: "bf16" or "fp8" (attention stays 16-bit)
 
     @property
     def dp(self) -> int:
@@ -83,33 +98,14 @@ class TrainSetup:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainHardware:
-    """Per-accelerator numbers (SI): dense peak at the GEMM dtype (the MFU denominator),
-    memory, bandwidths one direction, GPUs per scale-up domain, per-collective latencies."""
+class TrainConstants:
+    """Constants of the training-step model that are not kernel times (data with provenance).
+    ``non_gemm_bytes``: HBM bytes per token, layer and unit of hidden size moved by the
+    framework's memory-bound operations (norms, activations, residual adds, casts, launch
+    gaps) in forward + backward, at ``hbm`` of the bandwidth; ``comm_*``: fraction of link
+    bandwidth of large collectives; ``dequant_bytes_per_param``: HBM bytes per 4-bit weight
+    per pass (QLoRA); ``reserve_*``: memory beyond the model (context, NCCL, fragmentation)."""
 
-    peak_flops: float
-    memory: float
-    mem_bw: float
-    link_bw: float
-    scaleout_bw: float
-    node_size: int
-    link_latency_s: float = 8e-6
-    scaleout_latency_s: float = 25e-6
-    peak_attn: float | None = None   # attention kernels' peak (16-bit) when GEMMs run in FP8
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainEfficiency:
-    """Constants of the step-time model (data with provenance).  ``compute``: fraction of
-    dense peak reached by the projection GEMMs (fitted per family); ``attention``: by the
-    attention kernels (None: ``compute``); ``non_gemm_bytes``: HBM bytes per token, layer and
-    unit of hidden size moved by memory-bound ops (norms, activations, residuals, casts) in
-    forward + backward, at ``hbm`` of the bandwidth; ``comm_*``: fraction of link bandwidth
-    of large collectives; ``dequant_bytes_per_param``: HBM bytes per 4-bit weight per pass
-    (QLoRA); ``reserve_*``: memory beyond the model (context, NCCL, fragmentation)."""
-
-    compute: float
-    attention: float | None = None
     non_gemm_bytes: float = 0.0
     comm_scaleup: float = 0.8
     comm_scaleout: float = 0.9
@@ -320,7 +316,7 @@ def activation_memory(spec: ModelSpec, st: TrainSetup) -> float:
     return max(per_mb * inflight + work, per_mb / p + work + logits)
 
 
-def train_memory(spec: ModelSpec, st: TrainSetup, *, capacity: float, eff: TrainEfficiency) -> TrainMemory:
+def train_memory(spec: ModelSpec, st: TrainSetup, *, capacity: float, eff: TrainConstants) -> TrainMemory:
     """Weights, gradients, optimizer state and activations on the busiest accelerator."""
     stage, stage_linear = _stage_params(spec, st.pp)
     per_gpu, linear = stage / st.tp, stage_linear / st.tp
@@ -400,7 +396,7 @@ def _allreduce(size: float, n: int, bw: float, latency: float, eff: float) -> fl
                                 scaleout_latency=0.0, eff=eff))
 
 
-def dp_allreduce_time(size: float, st: TrainSetup, hw: TrainHardware, eff: TrainEfficiency) -> float:
+def dp_allreduce_time(size: float, st: TrainSetup, hw: HwParams, eff: TrainConstants) -> float:
     """Hierarchical all-reduce of ``size`` bytes over the data-parallel group: ring over the
     DP peers inside a node (scale-up), then over nodes with each GPU's own NIC carrying
     ``size / peers`` (NCCL's ring/tree over per-GPU NICs).  DP is the outermost dimension,
@@ -414,16 +410,76 @@ def dp_allreduce_time(size: float, st: TrainSetup, hw: TrainHardware, eff: Train
     return t
 
 
-def train_step(spec: ModelSpec, st: TrainSetup, hw: TrainHardware, eff: TrainEfficiency) -> TrainStep:
+# backward / forward time ratios of the kernels without backward tables (see module docstring)
+BACKWARD_ATTENTION = 2.5     # FlashAttention-2: 5 matmuls backward vs 2 forward
+NO_FLASH_ATTENTION = 2.0     # without FlashAttention the kernel computes the full s x s scores
+
+
+def forward_times(spec: ModelSpec, st: TrainSetup, pf: Platform) -> dict[str, float]:
+    """Seconds of one micro-batch's forward pass on one GPU of a pipeline stage, by cause:
+    ``gemm`` (projections, experts, LM head), ``attention`` and ``tp_comm``, and the backward
+    GEMMs ``gemm_dgrad`` / ``gemm_wgrad`` of those projections, from the op table
+    of ``micro_batch x seq_len`` prompt tokens (the serving op table with the batch of all
+    ``pp`` stages, divided by ``pp``: each stage runs 1/pp of the layers)."""
+    p = st.pp
+    key = "fp8" if st.dtype == "fp8" else "bf16"
+    wbytes = DType.parse(key).bytes
+    prec = Precision(lin=key, exp=key, kv="bf16", lin_bytes=wbytes, exp_bytes=wbytes, kv_bytes=2.0)
+    lay = Layout(gpus=float(st.tp * p), tp=float(st.tp), pp=float(p), ep=1.0, dp_attention=1.0, prec=prec)
+    tokens = float(st.micro_batch * st.seq_len)
+    load = StepLoad(n_pf=tokens * p, pf_seqs=float(st.micro_batch * p), logits=tokens * p)
+    table = step_ops(spec, lay, load, prec)
+    times = op_times(table, pf)
+    out = {"gemm": 0.0, "gemm_dgrad": 0.0, "gemm_wgrad": 0.0, "attention": 0.0, "tp_comm": 0.0}
+    for op in table:
+        t = float(times[op.name]) / p
+        if op.kind == "gemm":
+            out["gemm"] += t
+            if pf.speed_of_light:
+                out["gemm_dgrad"] += t
+                out["gemm_wgrad"] += t
+                continue
+            # backward GEMMs on their own shapes: dX[m,k] = dY[m,n] W^T[n,k]; dW[k,n] = X^T[k,m] dY[m,n]
+            m_, n_, k_ = (op.shape[x] for x in ("m", "n", "k"))
+            c = float(op.count) / p
+            out["gemm_dgrad"] += c * float(pf.kernels.gemm(m_, k_, n_, op.dtype))
+            out["gemm_wgrad"] += c * float(pf.kernels.gemm(k_, n_, m_, op.dtype))
+        elif op.kind == "moe":
+            out["gemm"] += t
+            out["gemm_dgrad"] += t       # grouped GEMMs: backward shapes are not in the tables;
+            out["gemm_wgrad"] += t       # each backward pass costs one forward
+        elif op.kind in ("attn_prefill", "mla_prefill"):
+            out["attention"] += t * (1.0 if st.flash_attention else NO_FLASH_ATTENTION)
+        elif op.kind in ("allreduce", "allgather") and st.tp > 1:
+            out["tp_comm"] += t
+    return out
+
+
+def adapter_time(spec: ModelSpec, st: TrainSetup, pf: Platform) -> float:
+    """Forward seconds of the LoRA adapters of one micro-batch on one GPU of a stage:
+    per adapted projection ``x A`` (``d_in x r``) then ``(xA) B`` (``r x d_out``)."""
+    if st.method == "full":
+        return 0.0
+    m = float(st.micro_batch * st.seq_len)
+    proj = _projections(spec, active=True)
+    total = 0.0
+    for name in st.lora_targets:
+        for din, dout, n in proj[name]:
+            t = pf.kernels.gemm(m, float(st.lora_rank), din / st.tp, "bf16") + pf.kernels.gemm(m, dout / st.tp,
+                                                                                            float(st.lora_rank), "bf16")
+            total += n * float(t)
+    return total / st.pp
+
+
+def train_step(spec: ModelSpec, st: TrainSetup, pf: Platform, eff: TrainConstants) -> TrainStep:
     """Time of one optimizer step and its breakdown.  Assumptions (one term each):
 
-    * compute: projection FLOPs / (peak x ``eff.compute``) + attention FLOPs / (peak x
-      ``eff.attention``) + memory-bound non-GEMM traffic / (HBM bandwidth x ``eff.hbm``),
-      spread evenly over the GPUs;
+    * compute: the forward op table's kernel times (``forward_times``) x (1 + backward
+      ratio), plus memory-bound non-GEMM traffic / (HBM bandwidth x ``eff.hbm``);
     * pipeline bubble: ``(p-1)/(v m)`` of the busy time per micro-batch (compute, TP
       collectives, dequantisation);
-    * TP: 4 all-reduces (or reduce-scatter + all-gather, same volume) of ``b s h`` 16-bit
-      activations per layer per micro-batch (+2 with full recomputation), not overlapped;
+    * TP: the op table's all-reduces of the hidden state, forward and backward (Megatron:
+      4 per layer per micro-batch; +2 with full recomputation), not overlapped;
     * PP: one activation send forward and one gradient send backward per micro-batch and
       virtual stage, not overlapped;
     * DP: ZeRO 0-2 reduce the gradients once per step (ZeRO 1/2 as reduce-scatter +
@@ -434,28 +490,29 @@ def train_step(spec: ModelSpec, st: TrainSetup, hw: TrainHardware, eff: TrainEff
     * QLoRA: dequantising the 4-bit base every forward and backward pass.
     """
     check_setup(spec, st)
+    hw = pf.hw
+    peak = float(hw.peaks.get(st.dtype) or hw.peak_attn)
     mem = train_memory(spec, st, capacity=hw.memory, eff=eff)
     model_tok, exec_tok = flops_per_token(spec, st)
     rc_tok = recompute_flops_per_token(spec, st)
-    attn_fwd = attention_flops_per_token(spec, st.seq_len, causal=st.flash_attention)
-    attn_tok, rc_attn = 3.0 * attn_fwd, (attn_fwd if st.recompute != "none" else 0.0)
-    per_gpu = st.tokens_per_step / st.gpus
-    gemm_rate = hw.peak_flops * eff.compute
-    attn_rate = (hw.peak_attn or hw.peak_flops) * (eff.attention if eff.attention is not None else eff.compute)
-    non_gemm = per_gpu * spec.num_layers * eff.non_gemm_bytes * spec.hidden_size / (hw.mem_bw * eff.hbm)
-    t_gemm, t_attn = per_gpu * (exec_tok - attn_tok) / gemm_rate, per_gpu * attn_tok / attn_rate
-    t_compute = t_gemm + t_attn + non_gemm
-    t_recompute = per_gpu * ((rc_tok - rc_attn) / gemm_rate + rc_attn / attn_rate)
-    if st.recompute == "full":
-        t_recompute += non_gemm / 3.0       # the recomputed forward repeats its memory-bound ops
     m, p, v = st.micro_batches, st.pp, st.virtual_stages
-    layers_per_gpu = math.ceil(spec.num_layers / p)
+    fwd = forward_times(spec, st, pf)
+    # backward: data gradients always; weight gradients only for trained (not frozen) weights
+    bwd = fwd["gemm_dgrad"] + (fwd["gemm_wgrad"] if st.method == "full" else 0.0)
+    t_adapt = 3.0 * adapter_time(spec, st, pf)               # forward + input and weight gradients
+    t_gemm = m * (fwd["gemm"] + bwd + t_adapt)
+    t_attn = m * fwd["attention"] * (1.0 + BACKWARD_ATTENTION)
+    per_gpu = st.tokens_per_step / st.gpus
+    non_gemm = per_gpu * spec.num_layers * eff.non_gemm_bytes * spec.hidden_size / (hw.mem_bw * eff.hbm)
+    t_compute = t_gemm + t_attn + non_gemm
+    if st.recompute == "full":        # one more forward (and its memory-bound ops)
+        t_recompute = m * (fwd["gemm"] + t_adapt / 3.0 + fwd["attention"]) + non_gemm / 3.0
+    elif st.recompute == "selective":  # the attention core again
+        t_recompute = m * fwd["attention"]
+    else:
+        t_recompute = 0.0
+    t_tp = m * fwd["tp_comm"] * (2.0 + (1.0 if st.recompute == "full" else 0.0))
     act = ACT_BYTES * st.micro_batch * st.seq_len * spec.hidden_size
-    n_tp = 4 + (2 if st.recompute == "full" else 0)
-    t_tp = m * layers_per_gpu * n_tp * float(allreduce_time(
-        act, st.tp, link_bw=hw.link_bw, scaleout_bw=hw.scaleout_bw, node_size=hw.node_size,
-        latency=hw.link_latency_s, scaleout_latency=hw.scaleout_latency_s,
-        eff=eff.comm_scaleup if st.tp <= hw.node_size else eff.comm_scaleout)) if st.tp > 1 else 0.0
     inside = st.tp * p <= hw.node_size
     bw, lat = (hw.link_bw, hw.link_latency_s) if inside else (hw.scaleout_bw, hw.scaleout_latency_s)
     size = act / (st.tp if st.sequence_parallel and st.tp > 1 else 1)
@@ -488,12 +545,12 @@ def train_step(spec: ModelSpec, st: TrainSetup, hw: TrainHardware, eff: TrainEff
     tok_s = st.tokens_per_step / step
     notes: list[str] = []
     if spec.is_moe:
-        notes.append("MoE: FLOPs use active experts; expert-parallel all-to-all and router imbalance "
-                     "are not modelled (experts are split by TP)")
+        notes.append("MoE: experts are split by TP (expert-parallel all-to-all and router imbalance "
+                     "are not modelled for training)")
     if m < p:
         notes.append(f"only {m} micro-batches for {p} pipeline stages: the pipeline is mostly idle")
     return TrainStep(step_s=step, tokens_per_step=st.tokens_per_step, tokens_per_s=tok_s,
                      model_flops_per_token=model_tok, executed_flops_per_token=exec_tok + rc_tok,
-                     mfu=model_tok * tok_s / (st.gpus * hw.peak_flops),
-                     hfu=(exec_tok + rc_tok) * tok_s / (st.gpus * hw.peak_flops), memory=mem,
+                     mfu=model_tok * tok_s / (st.gpus * peak),
+                     hfu=(exec_tok + rc_tok) * tok_s / (st.gpus * peak), memory=mem,
                      breakdown=breakdown, dp_comm_s=t_dp_raw, notes=tuple(notes))
