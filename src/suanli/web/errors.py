@@ -75,8 +75,9 @@ def not_found(exc: SuanliError) -> ApiError:
 def from_suanli(exc: SuanliError) -> ApiError:
     extra: dict[str, Any] = {}
     problems = getattr(exc, "problems", None)
-    if problems:  # a rejected import: every bad row with its line and reason
+    if problems:  # a rejected import: the bad rows (the first 100) with line and reason, and their count
         extra["problems"] = [str(p) for p in list(problems)[:200]]
+        extra["bad_rows"] = int(getattr(exc, "total", len(problems)))
     return ApiError(status_for(exc), exc.code, str(exc), field=field_of(exc), **extra)
 
 
