@@ -19,8 +19,8 @@ from suanli.app.predict import predict
 from suanli.econ.money import FxTable, Money, check_currency, check_date
 from suanli.econ.tco import TcoInputs
 from suanli.econ.tokens import prefill_share_aggregated, prefill_share_disaggregated, prefill_share_from_rates
-from suanli.errors import InvalidInput, SuanliError
-from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
+from suanli.errors import InvalidInput, SuanliError, UnknownSystem
+from suanli.specs.accelerator import Accelerator, HardwareCatalog, closest_ids, load_hardware, name_key
 from suanli.specs.system import System, SystemCatalog, load_systems
 
 _MONEY_UNIT = re.compile(r"^(CNY|USD)\b")
@@ -102,6 +102,11 @@ def resolve_server(ctx: Context, name: str, *, price: Money | None = None, tdp_w
     """A system id (with its own price) or a chip (latest priced complete server built from it).
     Without a catalog TDP: an error, or ``tdp_w == 0`` when ``require_tdp`` is False."""
     system = ctx.systems.get(name) if name in ctx.systems else None
+    if system is None and name not in ctx.catalog:
+        raise UnknownSystem(f"unknown server {name!r}: neither a system id nor a chip; closest system ids: "
+                            f"{closest_ids(name, {name_key(i): i for i in ctx.systems.ids()})}; closest chips: "
+                            f"{closest_ids(name, {name_key(i): i for i in ctx.catalog.ids()}, most=3)}",
+                            field="server")
     chip = ctx.catalog.get(system.gpu_id if system else name)
     quote = server_price_for(chip.id, ctx.systems, system=system) if price is None else \
         PriceQuote(money=price, unit="server", row="given", description="server price given by the user",

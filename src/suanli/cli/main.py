@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from suanli.app.limits import MAX_CONCURRENCY, MAX_GPUS, MAX_RATE
 from suanli.cli._errors import SuanliGroup
 
 if TYPE_CHECKING:
@@ -63,6 +64,14 @@ def _catalog(hardware_file: list[Path] | None) -> HardwareCatalog:
     return load_hardware(list(hardware_file)) if hardware_file else load_hardware()
 
 
+def note_hardware(catalog: HardwareCatalog, *names: str | None) -> None:
+    """Say on stderr which chip a loosely written name (``h-20``) was read as."""
+    for name in names:
+        found = catalog.loose_match(name) if name else None
+        if found is not None:
+            typer.echo(f"note: hardware {name!r} read as {found}", err=True)
+
+
 # --- predict --------------------------------------------------------------------------------
 
 @app.command()
@@ -71,13 +80,15 @@ def predict(
                                        help="Bundled model id (Qwen/Qwen3-32B, qwen3-32b) or a config.json path.")],
     hardware: Annotated[str, typer.Option("--hardware", metavar="CHIP",
                                           help="Accelerator id or alias (H20, nvidia_h200_sxm, 910B).")],
-    gpus: Annotated[Optional[int], typer.Option(help="Accelerators in total (default: one instance).")] = None,
-    tp: Annotated[Optional[int], typer.Option("--tp", "--tensor-parallel-size",
+    gpus: Annotated[Optional[int], typer.Option(min=1, max=MAX_GPUS,
+                                                help="Accelerators in total (default: one instance).")] = None,
+    tp: Annotated[Optional[int], typer.Option("--tp", "--tensor-parallel-size", min=1, max=MAX_GPUS,
                                               help="Tensor parallel size (default: smallest that fits).")] = None,
-    pp: Annotated[int, typer.Option("--pp", "--pipeline-parallel-size", help="Pipeline parallel size.")] = 1,
-    ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size",
+    pp: Annotated[int, typer.Option("--pp", "--pipeline-parallel-size", min=1, max=MAX_GPUS,
+                                    help="Pipeline parallel size.")] = 1,
+    ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size", min=1, max=MAX_GPUS,
                                               help="Expert parallel size (MoE; default 1 = experts split by TP).")] = None,
-    dp_attention: Annotated[int, typer.Option("--dp-attention",
+    dp_attention: Annotated[int, typer.Option("--dp-attention", min=1, max=MAX_GPUS,
                                               help="Data-parallel attention ranks per TP group (SGLang).")] = 1,
     weight_dtype: Annotated[Optional[str], typer.Option(
         "--weight-dtype", metavar="DTYPE",
@@ -87,9 +98,10 @@ def predict(
     isl: Annotated[float, typer.Option(help="Input sequence length, tokens.")] = 1024,
     osl: Annotated[float, typer.Option(help="Output sequence length, tokens.")] = 256,
     concurrency: Annotated[Optional[float], typer.Option(
+        max=MAX_CONCURRENCY,
         help="Concurrent requests over the whole deployment (exclusive with --request-rate).")] = None,
     request_rate: Annotated[Optional[float], typer.Option(
-        "--request-rate", help="Poisson arrival rate, requests/s over the whole deployment.")] = None,
+        "--request-rate", max=MAX_RATE, help="Poisson arrival rate, requests/s over the whole deployment.")] = None,
     scenario: Annotated[Optional[str], typer.Option(
         help="offline, server, fixed-concurrency, single-request, prefill-only or decode-only "
              "(default: from --concurrency/--request-rate).")] = None,
@@ -108,6 +120,7 @@ def predict(
     from suanli.specs.system import load_systems
 
     catalog = _catalog(hardware_file)
+    note_hardware(catalog, hardware)
     systems = load_systems(hardware=catalog) if hardware_file else None
     pred = run_predict(
         model, hardware, gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
@@ -186,6 +199,7 @@ def hardware_show(
 
     catalog = _catalog(hardware_file)
     acc = catalog.get(chip)
+    note_hardware(catalog, chip)
     systems = load_systems(hardware=catalog).for_gpu(acc.id)
     if as_json:
         _render.print_json({**_render.accelerator_dict(acc), "systems": [s.id for s in systems]})
