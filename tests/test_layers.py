@@ -3,8 +3,8 @@
     specs -> perf / econ / market -> app -> cli / web (/ viz)
 
 * ``errors`` imports nothing from suanli; ``files`` (atomic output files, private
-  directories) only stdlib and ``suanli.errors``; ``specs`` only stdlib, numpy,
-  ``suanli.errors`` and itself.
+  directories, JSON from users' files) only stdlib and ``suanli.errors``; ``specs`` only
+  stdlib, numpy, ``suanli.errors``, ``suanli.files`` and itself.
 * ``perf`` and ``econ``: stdlib, numpy, ``suanli.errors``, ``suanli.specs`` and their own
   layer; never each other; no file reads (``open``, pathlib, importlib.resources), no
   environment (``os``), no clock (``time``, ``datetime.now``/``today``).
@@ -41,7 +41,7 @@ LAYERS = frozenset({"errors", "files", "specs", "perf", "econ", "market", "app"}
 ALLOWED_SUANLI: dict[str, frozenset[str] | None] = {
     "errors": frozenset({"errors"}),
     "files": frozenset({"errors", "files"}),
-    "specs": frozenset({"errors", "specs"}),
+    "specs": frozenset({"errors", "files", "specs"}),
     "perf": frozenset({"errors", "specs", "perf"}),
     "econ": frozenset({"errors", "specs", "econ"}),
     "market": None, "app": None, "cli": None, "web": None, "viz": None,

@@ -9,17 +9,21 @@
   the result gets an explicit mode (0644 for exports and charts, 0600 for backups) whatever
   the process umask.
 * :func:`private_dir` creates a directory (and missing parents) with mode 0700.
+* :func:`parse_json` is ``json.loads`` for files a user gives: a document nested too deeply
+  to parse is a :class:`json.JSONDecodeError` like any other malformed one, never a
+  ``RecursionError``.
 
 Standard library only: every layer that writes files (market, app, interfaces) uses it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from suanli.errors import InvalidInput
 
@@ -115,3 +119,12 @@ def private_dir(path: str | Path) -> Path:
             continue  # created concurrently by another process
         os.chmod(d, PRIVATE_DIR)
     return p
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads(text)``; a document nested too deeply is a ``JSONDecodeError``."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        doc = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        raise json.JSONDecodeError("nested too deeply", doc[:100], 0) from None

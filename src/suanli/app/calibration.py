@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from suanli.errors import ConfigError, InvalidInput
+from suanli.files import parse_json
 from suanli.perf.efficiency import Efficiency, EngineLimits, roofline
 from suanli.specs.accelerator import Accelerator
 
@@ -95,7 +96,7 @@ class Calibration:
 
 def _read_json(path: Path | Any, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{what} {path}: not readable JSON ({exc})") from None
     if not isinstance(data, dict):

@@ -19,7 +19,7 @@ from suanli.app.predict import predict
 from suanli.econ.money import FxTable, Money, check_currency, check_date
 from suanli.econ.tco import TcoInputs
 from suanli.econ.tokens import prefill_share_aggregated, prefill_share_disaggregated, prefill_share_from_rates
-from suanli.errors import InvalidInput, SuanliError, UnknownSystem
+from suanli.errors import InvalidInput, SuanliError, UnknownHardware
 from suanli.specs.accelerator import Accelerator, HardwareCatalog, closest_ids, load_hardware, name_key
 from suanli.specs.system import System, SystemCatalog, load_systems
 
@@ -103,7 +103,7 @@ def resolve_server(ctx: Context, name: str, *, price: Money | None = None, tdp_w
     Without a catalog TDP: an error, or ``tdp_w == 0`` when ``require_tdp`` is False."""
     system = ctx.systems.get(name) if name in ctx.systems else None
     if system is None and name not in ctx.catalog:
-        raise UnknownSystem(f"unknown server {name!r}: neither a system id nor a chip; closest system ids: "
+        raise UnknownHardware(f"unknown server {name!r}: neither a system id nor a chip; closest system ids: "
                             f"{closest_ids(name, {name_key(i): i for i in ctx.systems.ids()})}; closest chips: "
                             f"{closest_ids(name, {name_key(i): i for i in ctx.catalog.ids()}, most=3)}",
                             field="server")

@@ -155,10 +155,28 @@ def price_index(chip: str, db: DbArg = None, *, channel: str | None = None, meas
                 currency: str | None = None, fx: Mapping[str, float] | None = None,
                 since: date | str | None = None, until: date | str | None = None,
                 host_model: HostCostModel | None = None) -> PriceIndex:
-    """The weekly per-GPU price index of ``chip`` by channel, with its events."""
+    """The weekly per-GPU price index of ``chip`` by channel, with its events.  A chip the
+    market data never names and the hardware catalog does not know is an error (a typo
+    must not read as "no quotes")."""
     with _Session(db) as d:
+        check_chip(d, chip)
         return _price_index(d, chip, channel=channel, measure=measure, currency=currency, fx=fx, since=since,
                             until=until, host_model=host_model)
+
+
+def check_chip(db: Database, chip: str) -> None:
+    """:class:`UnknownHardware` unless the market data or the hardware catalog knows ``chip``."""
+    from suanli.errors import UnknownHardware
+    from suanli.specs.accelerator import closest_ids, load_hardware, name_key
+
+    if not chip or not chip.strip() or query.market_chips(db, chip):
+        return  # an empty name is the index's own error
+    if chip in load_hardware():
+        return
+    names = query.market_chips(db, items=False)
+    raise UnknownHardware(f"no quotes or events for {chip!r} in the market data and no such accelerator; "
+                          f"closest chips in the market data: {closest_ids(chip, {name_key(n): n for n in names})}",
+                          field="chip")
 
 
 def parse_fx(pairs: list[str] | None) -> dict[str, float]:

@@ -23,6 +23,7 @@ from suanli.app.backends import run_tasks
 from suanli.app.limits import BURST_CV
 from suanli.app.predict import resolve
 from suanli.errors import ConfigError, InvalidInput
+from suanli.files import parse_json
 from suanli.perf import workload as wk
 from suanli.perf.simulate import SimConfig, SimResult, StepTable, sim_config, simulate as run_sim, step_table
 
@@ -89,7 +90,7 @@ def read_trace(path: str | Path) -> wk.Requests:
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                rows.append(parse_json(line))
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{p}:{line_no}: not JSON ({exc.msg})") from None
     else:

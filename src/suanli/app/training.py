@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from suanli.errors import ConfigError, InsufficientMemory, InvalidInput, UnsupportedDType
+from suanli.files import parse_json
 from suanli.perf.hardware import hw_params
 from suanli.perf.training import (
     LORA_TARGETS, TrainEfficiency, TrainHardware, TrainSetup, TrainStep, lora_params, train_step,
@@ -85,7 +86,7 @@ def _read_efficiencies(path: str | None) -> Mapping[str, Any]:
     source: Any = (Path(path) if path else
                    resources.files("suanli").joinpath("data").joinpath("calibration").joinpath("training.json"))
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
+        data = parse_json(source.read_text(encoding="utf-8"))
         float(data["global"]["non_gemm_bytes"]), float(data["default"]["compute"])
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"training calibration {source}: missing or malformed ({exc})") from None

@@ -160,6 +160,10 @@ def market_index(
     from suanli.app.market import parse_fx, price_index
     from suanli.cli import _render_market as render
 
+    if plot is not None:
+        from suanli.market.db import database_files
+        from suanli.viz.charts import check_plot_path
+        check_plot_path(plot, protected=database_files(db))
     idx = price_index(chip, db, channel=channel, measure=measure, currency=currency, fx=parse_fx(fx),
                       since=since, until=until)
     if plot is not None:

@@ -21,6 +21,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from suanli.files import parse_json
 from suanli.market import schema
 from suanli.market.errors import DatabaseError, ValueRefused
 
@@ -100,7 +101,7 @@ def backup(db: Database, path: str | Path) -> BackupInfo:
 def _load(path: Path) -> dict[str, Any]:
     try:
         with _open(path, "r") as f:
-            doc = json.load(f)
+            doc = parse_json(f.read())
     except FileNotFoundError:
         raise DatabaseError(f"no backup file {path}", field="path") from None
     except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 
 from suanli.errors import InvalidInput
+from suanli.files import parse_json
 from suanli.market import records, schema
 from suanli.market.errors import DatabaseError, ImportRejected, RowProblem, ValueRefused
 
@@ -170,12 +171,9 @@ def _scan_json(text: str, kind: str | None, ctx: records.Context, scan: _Scan) -
     problems = scan.problems
     scan.json_file = True
     try:
-        doc = json.loads(text)
+        doc = parse_json(text)
     except json.JSONDecodeError as exc:
         problems.add(RowProblem(exc.lineno, f"malformed JSON: {exc.msg} (column {exc.colno})"))
-        return
-    except RecursionError:
-        problems.add(RowProblem(1, "malformed JSON: nested too deeply"))
         return
     if isinstance(doc, list):
         sample = next((r for r in doc if isinstance(r, dict)), {})

@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from suanli.errors import ConfigError, MissingSpec, UnknownHardware
+from suanli.files import parse_json
 from suanli.specs.dtypes import DType
 
 GIB = 2.0**30
@@ -408,7 +409,7 @@ def _csv_rows(text: str, label: str) -> list[Row]:
 
 def _json_rows(text: str, label: str, collection: str) -> list[Row]:
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{label}: line {exc.lineno}: invalid JSON ({exc.msg})",
                           field="json") from None

@@ -5,20 +5,24 @@ works offline).  The output format follows the file suffix."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from suanli.errors import InvalidInput
+from suanli.files import atomic_output, check_output
 
 SUFFIXES = (".png", ".html")
 
 
-def check_plot_path(path: str | Path) -> Path:
-    p = Path(path)
-    if p.suffix.lower() not in SUFFIXES:
-        raise InvalidInput(f"plot file must end in .png or .html, got {p.name!r}", field="plot")
-    if not p.parent.exists():
-        raise InvalidInput(f"directory for the plot does not exist: {p.parent}", field="plot")
-    return p
+def check_plot_path(path: str | Path, *, protected: Iterable[Path] = ()) -> Path:
+    """``path`` when a chart may be written there (.png or .html, existing directory, never
+    one of the ``protected`` files such as the market database)."""
+    return check_output(path, suffixes=SUFFIXES, field="plot", what="plot file", protected=protected)
+
+
+def save(write: Callable[[Path], Any], path: Path) -> Path:
+    """Run ``write(tmp)`` and move the file onto ``path`` (mode 0644) only when it succeeds."""
+    with atomic_output(path) as tmp:
+        write(tmp)
+    return path
 
 
 def _label(hw: str, unverified: bool) -> str:
@@ -50,7 +54,7 @@ def frontier_chart(frontiers: Sequence[Any], path: str | Path, *, title: str,
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(p)
+        save(fig.savefig, p)
         plt.close(fig)
         return p
     import plotly.graph_objects as go
@@ -64,7 +68,7 @@ def frontier_chart(frontiers: Sequence[Any], path: str | Path, *, title: str,
                                      marker=dict(symbol="star", size=16, line=dict(width=1)), name=f"{hw} best"))
     fig.update_layout(title=title, xaxis_title="tokens/s per user (1 / TPOT)", xaxis_type="log",
                       yaxis_title="output tokens/s per GPU", template="plotly_white")
-    fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+    save(lambda t: fig.write_html(str(t), include_plotlyjs=True, full_html=True), p)
     return p
 
 
@@ -89,7 +93,7 @@ def dealer_chart(rep: Any, path: str | Path) -> Path:
         ax2.set_ylabel("units in stock")
         ax.set_title(title, fontsize=10)
         fig.tight_layout()
-        fig.savefig(p)
+        save(fig.savefig, p)
         plt.close(fig)
         return p
     import plotly.graph_objects as go
@@ -100,7 +104,7 @@ def dealer_chart(rep: Any, path: str | Path) -> Path:
                              yaxis="y2"))
     fig.update_layout(title=title, xaxis_title="week", yaxis_title="units sold",
                       yaxis2=dict(title="units in stock", overlaying="y", side="right"), template="plotly_white")
-    fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+    save(lambda t: fig.write_html(str(t), include_plotlyjs=True, full_html=True), p)
     return p
 
 
@@ -126,7 +130,7 @@ def cost_chart(rep: Any, path: str | Path) -> Path:
         ax.set_title(title, fontsize=10)
         ax.legend()
         fig.tight_layout()
-        fig.savefig(p)
+        save(fig.savefig, p)
         plt.close(fig)
         return p
     import plotly.graph_objects as go
@@ -134,5 +138,5 @@ def cost_chart(rep: Any, path: str | Path) -> Path:
     fig = go.Figure([go.Bar(x=names, y=owned, name="owned (TCO)"), go.Bar(x=names, y=leased, name="leased")])
     fig.update_layout(title=title, yaxis_title=f"{rep.currency} per million tokens", barmode="group",
                       template="plotly_white")
-    fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+    save(lambda t: fig.write_html(str(t), include_plotlyjs=True, full_html=True), p)
     return p
