@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from suanli.errors import InvalidInput
+from suanli.errors import InvalidInput, OutputError
 
 PUBLIC_FILE = 0o644
 PRIVATE_FILE = 0o600
@@ -79,13 +79,18 @@ def atomic_output(path: str | Path, *, mode: int = PUBLIC_FILE) -> Iterator[Path
     normally, removed otherwise."""
     target = Path(path).expanduser()
     ext = "".join(target.suffixes[-2:]) if target.suffix.lower() == ".gz" else target.suffix
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{ext}")
+    try:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=f".tmp{ext}")
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, mode)
         os.replace(tmp, target)
+    except OSError as exc:  # disk full, file too large, permissions: the old file stays
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}; {target.name} is unchanged") from None
     finally:
         tmp.unlink(missing_ok=True)
 

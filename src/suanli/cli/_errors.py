@@ -62,6 +62,17 @@ def _finite(value: Any) -> bool:
     return all(math.isfinite(v) for v in items if isinstance(v, float))
 
 
+def _as_number(value: Any) -> Any:
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    out = []
+    for v in items:
+        try:
+            out.append(float(v) if isinstance(v, str) else v)
+        except ValueError:
+            out.append(v)
+    return out
+
+
 def require_finite_numbers(cmd: Any) -> None:
     """Make every parameter of ``cmd`` refuse ``nan``, ``inf`` and overflowing numbers
     (``1e999``) as a bad value: no command of suanli means anything by them."""
@@ -73,10 +84,15 @@ def require_finite_numbers(cmd: Any) -> None:
             continue
 
         def checked(ctx: Any, value: Any, _process: Any = process, _param: Any = param) -> Any:
-            value = _process(ctx, value)
-            if not _finite(value):
+            try:
+                out = _process(ctx, value)
+            except _BAD_PARAMETER:
+                if not _finite(_as_number(value)):  # 'nan' failing a range check: say why
+                    raise _BAD_PARAMETER[0]("not a finite number", ctx=ctx, param=_param) from None
+                raise
+            if not _finite(out):
                 raise _BAD_PARAMETER[0]("not a finite number", ctx=ctx, param=_param)
-            return value
+            return out
 
         param.process_value = checked
     cmd._suanli_finite = True
