@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator, get_args
 
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -324,8 +324,10 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pool: dict[str, A
 def test_every_command_survives_any_input(path: tuple[str, ...], cmd: Any, pool: dict[str, Any]) -> None:
     n = max(2, EXAMPLES // 3) if path == ("report",) else EXAMPLES
 
+    # no shrinking: a failure is reported with its full command line at once, and a broken
+    # build does not spend minutes minimising it in CI
     @settings(max_examples=n, deadline=None, derandomize=SEED is None, database=None,
-              suppress_health_check=list(HealthCheck))
+              phases=(Phase.explicit, Phase.reuse, Phase.generate), suppress_health_check=list(HealthCheck))
     @given(args=_param_strategies(path, cmd, pool))
     def run(args: list[str]) -> None:
         check_run([*path, *args], pool)

@@ -215,3 +215,24 @@ def test_a_database_that_is_not_one_is_an_envelope_not_a_500(tmp_path: Path, mon
         err = envelope(c.get(path), 503)
         assert str(tmp_path) not in err["message"]          # the path is for the operator's log only
     assert notes.read_text() == "not a database\n"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_driver_errors_from_raw_cursors_are_typed(backend: str, tmp_path: Path) -> None:
+    """The price index reads through the driver's cursor: a value PostgreSQL refuses was the
+    driver's own exception there (a 500 in the web, a traceback in the CLI)."""
+    from suanli.market.db import open_db
+    from suanli.market.errors import ValueRefused
+    from suanli.market.index import price_index
+
+    url, cleanup = new_db_url(backend, tmp_path)
+    db = open_db(url, seed=False)
+    try:
+        if backend == "postgresql":
+            with pytest.raises(ValueRefused, match="refused a value"):
+                price_index(db, "a\x00b")
+        else:
+            assert price_index(db, "a\x00b").series == {}
+    finally:
+        db.dispose()
+        cleanup()

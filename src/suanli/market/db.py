@@ -201,6 +201,28 @@ def _wrap_errors(db: Database) -> Iterator[None]:
         refused = ValueRefused(f"the database refused a value: {_reason(exc)}")
         refused.orig = exc
         raise refused from None
+    except Exception as exc:  # the driver's own error, from a raw cursor (COPY, the index's fast read)
+        kind = _driver_error(exc)
+        if kind is None:
+            raise
+        if kind in ("DataError", "IntegrityError"):
+            refused = ValueRefused(f"the database refused a value: {_reason(exc)}")
+            refused.orig = exc
+            raise refused from None
+        err = DatabaseError(f"database {db.display_url}: {_reason(exc)}", field="db")
+        err.retryable = getattr(exc, "sqlstate", None) in RETRYABLE_SQLSTATES
+        raise err from None
+
+
+def _driver_error(exc: BaseException) -> str | None:
+    """The PEP 249 class name (DataError, OperationalError, ...) of a sqlite3 or psycopg
+    error; None for anything else."""
+    names = [c.__name__ for c in type(exc).__mro__
+             if c.__module__.split(".")[0] in ("sqlite3", "_sqlite3", "psycopg")]
+    for name in ("DataError", "IntegrityError", "DatabaseError", "InterfaceError"):
+        if name in names:
+            return name
+    return None
 
 
 def _reason(exc: Any) -> str:
