@@ -129,7 +129,8 @@ def test_a_failed_write_leaves_the_existing_file_whole(tmp_path: Path, command: 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["xdg", old.name])   # no temporary file left
 
 
-def test_a_file_that_is_not_a_database_is_one_line_and_left_untouched(tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_database_is_one_line_and_left_untouched(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("SUANLI_DATABASE_URL", raising=False)  # `serve --db` sets it for its workers
     notes = tmp_path / "notes.db"
     notes.write_text("my notes, not a database\n")
     for args in (["market", "quotes"], ["db", "init"], ["market", "index", "--chip", "H20"]):
@@ -137,6 +138,7 @@ def test_a_file_that_is_not_a_database_is_one_line_and_left_untouched(tmp_path: 
     assert notes.read_text() == "my notes, not a database\n"
     code, out, err = run("serve", "--db", str(notes))
     assert code == 2 and "not a SQLite database" in err and notes.read_text() == "my notes, not a database\n"
+    assert "SUANLI_DATABASE_URL" not in os.environ    # a refused serve leaves the environment alone
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
@@ -298,6 +300,7 @@ def no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     import uvicorn
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append(k))
     monkeypatch.delenv("SUANLI_API_TOKEN", raising=False)
+    monkeypatch.delenv("SUANLI_DATABASE_URL", raising=False)  # restored after `serve --db` set it
     return calls
 
 

@@ -56,11 +56,9 @@ def serve(
         import suanli.web.app  # noqa: F401  (fail here, with the hint, if fastapi is missing)
     except ImportError as exc:
         raise fail(f"suanli serve needs the web extra: pip install 'suanli[web]' ({exc.name} missing)") from None
-    if db:
-        os.environ["SUANLI_DATABASE_URL"] = db  # read by create_app in every worker
     from suanli.web.settings import load_settings
 
-    settings = load_settings()  # a malformed setting is one line and exit 2, before binding the port
+    settings = load_settings(db_url=db)  # a malformed setting is one line and exit 2, before binding the port
     check_database_file(settings.db_url)
     if host not in LOOPBACK:
         typer.echo(f"note: listening on {host}, not loopback; reads are open to anyone who can reach it "
@@ -73,6 +71,8 @@ def serve(
         typer.echo(f"warning: SUANLI_API_TOKEN is only {len(token)} character{'s' if len(token) != 1 else ''} "
                    f"long and easy to guess; use at least {MIN_TOKEN_CHARS}, e.g. "
                    "python -c \"import secrets; print(secrets.token_urlsafe(32))\"", err=True)
+    if db:
+        os.environ["SUANLI_DATABASE_URL"] = db  # read by create_app in every worker
     uvicorn.run("suanli.web.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips, root_path=root_path,
                 log_level=log_level, server_header=False)
