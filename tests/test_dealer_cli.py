@@ -70,3 +70,28 @@ def test_plan_from_market_database(tmp_path):
     # 5 servers x 8 GPUs; 1.1 M CNY per 8-GPU server = 137,500 per GPU; rate from the lot
     assert d["units"] == 40 and d["unit_cost"] == pytest.approx(137_500) and d["financing_rate_annual"] == 0.06
     assert "price index" in d["price_source"]
+
+
+def test_readme_example_mixes_sell_hold_and_lease() -> None:
+    """The README / --help example: lease demand caps leasing at 300 of 1,000 units; the rest are sold at
+    capacity while today's price beats waiting, and some are held for later sales."""
+    r = runner.invoke(app, [*BASE, "--units", "1000", "--unit-cost", "120000", "--financing-rate", "0.06",
+                            "--lease-rate", "1500", "--lease-utilisation", "0.8", "--lease-max-units", "300", "--json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout)["plan"]
+    assert plan["leased_units"] == 300
+    sells = plan["sell_per_week_mean"]
+    assert sells[0] == 40                                   # sell at capacity now
+    assert 0 < sum(sells) < 700                             # sells over time ...
+    assert plan["stock_mean"][-1] > 0                       # ... and holds some to the horizon
+    # lease income 1,500 x 0.8 per unit-week for 52 weeks, discounted, plus resale: the switch price
+    lease_value = plan["extra"]["lease_value_per_unit"]
+    assert lease_value > 130_000
+    assert any(f"below {lease_value:,.0f}" in line and "lease switch price" in line for line in plan["explanation"])
+
+
+def test_help_texts() -> None:
+    r = runner.invoke(app, ["dealer", "plan", "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    assert "Units (GPUs/cards) in stock" in r.stdout and "Fraction of lease weeks that pay" in r.stdout
+    assert "--lease-max-units 300" in r.stdout

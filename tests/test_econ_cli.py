@@ -162,10 +162,24 @@ def test_bad_defaults_file(tmp_path) -> None:
     assert r.exit_code == 2 and "not a number" in r.stderr
 
 
-def test_cost_missing_price_or_tdp_is_a_note_not_an_error() -> None:
-    d = run_json("cost", *MODEL, "--hardware", "910b,910c")
+def test_cost_missing_price_is_a_note_not_an_error() -> None:
+    d = run_json("cost", *MODEL, "--hardware", "910b,mlu370", "--as-of", "2026-06-01")
     by = {c["hardware"]: c for c in d["chips"]}
-    for chip, needle in (("huawei_ascend_910b", "no dated server price"), ("huawei_ascend_910c", "no TDP")):
-        c = by[chip]
-        if c["feasible"]:
-            assert c["owned"] is None and any(needle in n for n in c["notes"]), c["notes"]
+    mlu = by["cambricon_mlu370_x8"]
+    assert mlu["feasible"] and mlu["owned"] is None and mlu["leased"] is None
+    assert any("no public server price" in n and "--price MLU370-X8=" in n for n in mlu["notes"]), mlu["notes"]
+    # the 910B has a card price (prices.csv, 90,000 CNY, 2025-05) but no server price: 8 cards + the host
+    b = by["huawei_ascend_910b"]
+    q = b["server_quote"]
+    assert q["basis"] == "card x 8 + host" and q["assumed"] and q["rumoured"]
+    assert b["server_price"] == pytest.approx(8 * 90_000 + 250_000)
+
+
+def test_cost_as_of_uses_prices_known_then() -> None:
+    # H200: no China server price before the 8-GPU module quote of 2025-12-24 (prices.csv)
+    early = run_json("cost", *MODEL, "--hardware", "h200", "--as-of", "2025-07-15")["chips"][0]
+    late = run_json("cost", *MODEL, "--hardware", "h200", "--as-of", "2026-02-01")["chips"][0]
+    assert early["server_price"] is None and any("no public server price" in n for n in early["notes"])
+    assert late["server_price"] == pytest.approx(1.5e6)             # systems.csv cn_h200_8gpu_machine_2026
+    given = run_json("cost", *MODEL, "--hardware", "mlu370", "--price", "MLU370-X8=400000 CNY 2026-03")["chips"][0]
+    assert given["server_price"] == pytest.approx(400_000) and given["server_quote"]["basis"] == "given"

@@ -92,8 +92,8 @@ def _csv_rows(name: str) -> int:
 
 
 def test_first_use_seeds_the_bundled_data(seeded_db):
-    assert count(seeded_db, "quotes") == _csv_rows("prices.csv")
-    assert count(seeded_db, "events") == _csv_rows("events.csv")
+    assert count(seeded_db, "quotes") == _csv_rows("prices.csv") + _csv_rows("prices-research.csv")
+    assert count(seeded_db, "events") == _csv_rows("events.csv") + _csv_rows("events-research.csv")
     assert count(seeded_db, "systems") == _csv_rows("systems.csv")
     assert count(seeded_db, "currencies") == len(schema.CURRENCIES)
 

@@ -56,6 +56,19 @@ PUBLISHED_TOTAL = {
     # OpenAI gpt-oss model card (2025-08), table 1: 116.83 B / 20.91 B total; allow 0.1 %.
     "openai/gpt-oss-120b": (116.83 * B, 0.001, "gpt-oss model card (116.83 B)"),
     "openai/gpt-oss-20b": (20.91 * B, 0.001, "gpt-oss model card (20.91 B)"),
+    # Added 2026-12 (configs from shared/models, see SOURCES.md).  HF safetensors metadata /
+    # model cards, rounded to 3 significant digits (<= 0.07 % rounding); allow 0.5 %.
+    "Qwen/Qwen3-14B": (14.8 * B, 0.01, "Qwen3-14B model card (14.8 B)"),
+    "meta-llama/Llama-2-7b-hf": (6.74 * B, 0.005, "HF meta-llama/Llama-2-7b-hf safetensors (6.74 B)"),
+    "codellama/CodeLlama-34b-Instruct-hf": (33.7 * B, 0.005, "HF CodeLlama-34b-Instruct-hf safetensors (33.7 B)"),
+    "01-ai/Yi-34B": (34.4 * B, 0.005, "HF 01-ai/Yi-34B safetensors (34.4 B)"),
+    "mistralai/Mistral-7B-Instruct-v0.3": (7.25 * B, 0.005, "HF Mistral-7B-Instruct-v0.3 safetensors (7.25 B)"),
+    # Mistral NeMo announcement "12B"; HF safetensors 12.2 B -- allow 1 % around 12.2 B.
+    "mistralai/Mistral-Nemo-Instruct-2407": (12.2 * B, 0.01, "HF Mistral-Nemo-Instruct-2407 safetensors (12.2 B)"),
+    # Mistral "Cheaper, Better, Faster, Stronger" (2024-04): 141 B total, 39 B active; allow 1 %.
+    "mistralai/Mixtral-8x22B-v0.1": (141 * B, 0.01, "Mistral AI Mixtral 8x22B announcement (141 B)"),
+    # Qwen3-Coder model card: 480 B total, 35 B activated; 2-3 digits -> allow 1 %.
+    "Qwen/Qwen3-Coder-480B-A35B-Instruct": (480 * B, 0.01, "Qwen3-Coder-480B-A35B model card (480 B)"),
 }
 
 # id -> (published active, tolerance, does the published figure include the input embedding?)
@@ -77,6 +90,10 @@ PUBLISHED_ACTIVE = {
     # gpt-oss card: 5.13 B / 3.61 B active, *excluding* the embedding (the card says so).
     "openai/gpt-oss-120b": (5.13 * B, 0.002, False),
     "openai/gpt-oss-20b": (3.61 * B, 0.002, False),
+    # Mixtral 8x22B: 39 B active (Mistral announcement; 2 digits -> up to 1.3 %); allow 2 %.
+    "mistralai/Mixtral-8x22B-v0.1": (39 * B, 0.02, True),
+    # Qwen3-Coder-480B-A35B: 35 B activated incl. embedding (ours 34.54 + 0.93 B); allow 2 %.
+    "Qwen/Qwen3-Coder-480B-A35B-Instruct": (35 * B, 0.02, True),
 }
 
 

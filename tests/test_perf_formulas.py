@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from suanli.perf import comm
-from suanli.perf.efficiency import EngineLimits, Efficiency, roofline
-from suanli.perf.hardware import HwParams, compute_dtype_for
-from suanli.perf.memory import (
-    kv_bytes_per_sequence, kv_bytes_per_token_layer, plan_memory, weights_per_gpu,
-)
-from suanli.perf.step import StepLoad, step_breakdown, step_time
+from suanli.perf.hardware import HwParams, compute_dtype_for, kernel_dtype, precision_for
+from suanli.perf.layout import Layout, layout_of
+from suanli.perf.memory import kv_bytes_per_sequence, kv_bytes_per_token_layer, plan_memory, weights_per_gpu
+from suanli.perf.opcost import COSTS, Platform, op_times
+from suanli.perf.ops import KINDS, StepLoad, distinct_ranks, step_ops
+from suanli.perf.runtime import EngineLimits, Runtime, speed_of_light
+from suanli.perf.step import step_breakdown, step_time
 from suanli.specs.accelerator import load_hardware
 from suanli.specs.deployment import Deployment, validate_deployment
 from suanli.specs.dtypes import DType
@@ -68,20 +69,24 @@ def tiny_moe() -> ModelSpec:
 
 
 def synthetic_hw(**kw: float) -> HwParams:
-    """1 TB/s memory, 100 TFLOP/s for GEMMs and attention, 100 GB/s link (one direction),
+    """1 TB/s memory, 100 TFLOP/s at BF16 (200 at FP8), 100 GB/s link (one direction),
     10 GB/s scale-out, 8 per node."""
-    base = dict(name="synthetic", memory=100e9, mem_bw=1e12, peak_gemm=100e12, peak_attn=100e12,
-                link_bw=100e9, link_latency_s=10e-6, scaleout_bw=10e9, scaleout_latency_s=20e-6,
-                node_size=8, compute_dtype=DType.BF16)
+    base = dict(name="synthetic", memory=100e9, mem_bw=1e12, peaks={"bf16": 100e12, "fp8": 200e12},
+                link_bw=100e9, link_latency_s=10e-6, scaleout_bw=10e9, scaleout_latency_s=20e-6, node_size=8)
     base.update(kw)
     return HwParams(**base)  # type: ignore[arg-type]
 
 
-def no_overheads(**kw: float) -> Efficiency:
-    base = dict(compute=0.5, memory=0.8, comm=1.0, layer_overhead_s=0.0, step_overhead_s=0.0,
-                request_overhead_s=0.0, expert_overhead_s=0.0)
-    base.update(kw)
-    return Efficiency(**base)  # type: ignore[arg-type]
+def sol(**kw: float) -> Platform:
+    """Speed-of-light platform: every op is its bare roofline, no runtime costs."""
+    return Platform(hw=synthetic_hw(**kw), kernels=None, runtime=speed_of_light())
+
+
+def lay(dep: Deployment, model: ModelSpec | None = None) -> Layout:
+    """Layout of ``dep``; with ``model`` its per-layer formats (MXFP4 only on experts)."""
+    if model is None:
+        return layout_of(dep)
+    return layout_of(dep, precision_for(model, None, dep.weight_dtype, dep.kv_dtype)[0])
 
 
 # --- weights per accelerator ------------------------------------------------------------
@@ -94,7 +99,7 @@ def test_llama_3_1_8b_weights_bf16_tp1() -> None:
     # norms held as "other": 32 layers * 2 * 4096 * 2 bytes = 524,288 bytes
     # bytes = 2 * (6,979,321,856 + 1,050,673,152) + 524,288 = 16,060,514,304
     m = load_model("meta-llama/Llama-3.1-8B")
-    w = weights_per_gpu(m, Deployment(gpus=1))
+    w = weights_per_gpu(m, lay(Deployment(gpus=1)))
     assert w.total == pytest.approx(16_060_514_304, rel=EXACT)
     assert w.routed_experts == 0 and w.shared_experts == 0
 
@@ -104,7 +109,7 @@ def test_llama_3_1_70b_weights_bf16_tp1_is_two_bytes_per_parameter() -> None:
     # bytes = 2 * (68,451,041,280 + 2,101,346,304) + 80*2*8192*2 (norms) = 141,107,396,608,
     # i.e. 2 bytes x 70.55e9 params (the final norm, 16 KB, is the only thing left out).
     m = load_model("meta-llama/Llama-3.1-70B")
-    w = weights_per_gpu(m, Deployment(gpus=1, weight_dtype=DType.BF16))
+    w = weights_per_gpu(m, lay(Deployment(gpus=1, weight_dtype=DType.BF16)))
     assert w.total == pytest.approx(141_107_396_608, rel=EXACT)
     assert w.total == pytest.approx(2 * 70.55e9, rel=1e-3)
 
@@ -117,7 +122,7 @@ def test_llama_3_1_70b_weights_fp8_tp4() -> None:
     m = load_model("meta-llama/Llama-3.1-70B")
     dep = Deployment(gpus=4, tp=4, weight_dtype=DType.FP8)
     validate_deployment(dep, m)
-    w = weights_per_gpu(m, dep)
+    w = weights_per_gpu(m, lay(dep))
     assert w.total == pytest.approx(18_166_054_912, rel=EXACT)
     assert w.total == pytest.approx(141.107e9 / 8, rel=0.035)  # 3 % above 1/8: BF16 embeddings
 
@@ -130,7 +135,7 @@ def test_llama_3_1_70b_weights_pp2_hold_half_the_layers_and_one_embedding() -> N
     m = load_model("meta-llama/Llama-3.1-70B")
     dep = Deployment(gpus=2, pp=2)
     validate_deployment(dep, m)
-    assert weights_per_gpu(m, dep).total == pytest.approx(70_553_698_304, rel=EXACT)
+    assert weights_per_gpu(m, lay(dep)).total == pytest.approx(70_553_698_304, rel=EXACT)
 
 
 def test_deepseek_v3_fp8_tp8_weights() -> None:
@@ -149,7 +154,7 @@ def test_deepseek_v3_fp8_tp8_weights() -> None:
     m = load_model("deepseek-ai/DeepSeek-V3")
     dep = Deployment(gpus=8, tp=8, weight_dtype=DType.FP8)
     validate_deployment(dep, m)
-    w = weights_per_gpu(m, dep)
+    w = weights_per_gpu(m, lay(dep))
     assert w.routed_experts == pytest.approx(81_738_596_352, rel=EXACT)
     assert w.attention == pytest.approx(2_234_836_992, rel=EXACT)
     assert w.total == pytest.approx(85_130_319_872, rel=EXACT)
@@ -167,7 +172,7 @@ def test_gpt_oss_120b_mxfp4_experts_bf16_attention() -> None:
     # other (norms + router): 36 * (2*2880 + 2880*128) * 2 bytes = 26,956,800
     # total = 65,190,325,248 bytes (fits an 80 GB card, as OpenAI states)
     m = load_model("openai/gpt-oss-120b")
-    w = weights_per_gpu(m, Deployment(gpus=1, weight_dtype=DType.MXFP4))
+    w = weights_per_gpu(m, lay(Deployment(gpus=1, weight_dtype=DType.MXFP4), m))
     assert w.routed_experts == pytest.approx(60_935_224_320, rel=EXACT)
     assert w.attention == pytest.approx(1_911_610_368, rel=EXACT)
     assert w.embeddings == pytest.approx(2_316_533_760, rel=EXACT)
@@ -187,7 +192,7 @@ def test_gqa_kv_bytes_per_token_layer(tp: int, expected: float) -> None:
     m = load_model("meta-llama/Llama-3.1-70B")
     dep = Deployment(gpus=tp, tp=tp)
     validate_deployment(dep, m)
-    assert kv_bytes_per_token_layer(m, dep) == expected
+    assert kv_bytes_per_token_layer(m, lay(dep)) == expected
 
 
 @pytest.mark.parametrize("tp", [1, 8, 16])
@@ -195,8 +200,8 @@ def test_mla_kv_is_not_split_by_tp(tp: int) -> None:
     # DeepSeek-V3 latent 512 + RoPE key 64 = 576 elements; BF16: 1152 bytes, FP8: 576 bytes,
     # held whole by every TP rank (vLLM/SGLang MLA backends).
     m = load_model("deepseek-ai/DeepSeek-V3")
-    assert kv_bytes_per_token_layer(m, Deployment(gpus=tp, tp=tp)) == 576 * 2
-    assert kv_bytes_per_token_layer(m, Deployment(gpus=tp, tp=tp, kv_dtype=DType.FP8)) == 576 * 1
+    assert kv_bytes_per_token_layer(m, lay(Deployment(gpus=tp, tp=tp))) == 576 * 2
+    assert kv_bytes_per_token_layer(m, lay(Deployment(gpus=tp, tp=tp, kv_dtype=DType.FP8))) == 576 * 1
 
 
 def test_sliding_window_caps_kv_per_sequence() -> None:
@@ -205,11 +210,11 @@ def test_sliding_window_caps_kv_per_sequence() -> None:
     m = load_model("openai/gpt-oss-120b")
     dep = Deployment(gpus=1, weight_dtype=DType.MXFP4)
     # context 100 < window: all 36 layers hold 100 tokens: 2048 * 36 * 100 = 7,372,800
-    assert kv_bytes_per_sequence(m, dep, 100) == pytest.approx(7_372_800, rel=EXACT)
+    assert kv_bytes_per_sequence(m, lay(dep), 100) == pytest.approx(7_372_800, rel=EXACT)
     # context 1000: 2048 * (18 * 1000 + 18 * 128) = 2048 * 20,304 = 41,582,592
-    assert kv_bytes_per_sequence(m, dep, 1000) == pytest.approx(41_582_592, rel=EXACT)
+    assert kv_bytes_per_sequence(m, lay(dep), 1000) == pytest.approx(41_582_592, rel=EXACT)
     # context 100,000: 2048 * (18 * 100,000 + 18 * 128) = 2048 * 1,802,304 = 3,691,118,592
-    assert kv_bytes_per_sequence(m, dep, 100_000) == pytest.approx(3_691_118_592, rel=EXACT)
+    assert kv_bytes_per_sequence(m, lay(dep), 100_000) == pytest.approx(3_691_118_592, rel=EXACT)
 
 
 def test_plan_memory_max_sequences_llama_3_1_8b() -> None:
@@ -218,7 +223,7 @@ def test_plan_memory_max_sequences_llama_3_1_8b() -> None:
     # per sequence of 4096 tokens: 4096 bytes/token-layer x 32 layers x 4096 = 536,870,912
     # max sequences = 53,939,485,696 / 536,870,912 = 100.47...
     m = load_model("meta-llama/Llama-3.1-8B")
-    plan = plan_memory(m, Deployment(gpus=1), memory=80e9, mem_fraction=0.9, workspace=2e9,
+    plan = plan_memory(m, lay(Deployment(gpus=1)), memory=80e9, mem_fraction=0.9, workspace=2e9,
                        context=4096)
     assert plan.capacity == pytest.approx(72e9, rel=EXACT)
     assert plan.kv_free == pytest.approx(53_939_485_696, rel=EXACT)
@@ -234,7 +239,7 @@ def test_plan_memory_reports_shortfall_when_weights_do_not_fit() -> None:
     #           = 141,107,396,608 + 2e9 + (4096 * 80 * 1024 = 335,544,320) - 72e9
     #           = 71,442,940,928
     m = load_model("meta-llama/Llama-3.1-70B")
-    plan = plan_memory(m, Deployment(gpus=1), memory=80e9, mem_fraction=0.9, workspace=2e9,
+    plan = plan_memory(m, lay(Deployment(gpus=1)), memory=80e9, mem_fraction=0.9, workspace=2e9,
                        context=1024)
     assert not plan.fits
     assert plan.max_seqs_per_instance == 0
@@ -288,180 +293,227 @@ def test_p2p() -> None:
     assert comm.p2p_time(1e6, bw=50e9, latency=10e-6, eff=0.5) == pytest.approx(50e-6, rel=EXACT)
 
 
-# --- one engine step --------------------------------------------------------------------
+# --- the op table of one engine step (speed-of-light costs: every op its bare roofline) ----
 
-def test_decode_step_batch_one_is_memory_bound() -> None:
-    # tiny_dense, TP1, BF16, one sequence, no context, efficiencies 0.5 compute / 0.8 memory.
-    # Every op is memory-bound (a GEMV does 1 FLOP per byte read; the machine balance at these
-    # efficiencies is 50e12 / 0.8e12 = 62.5 FLOP/byte).  Bytes moved:
-    #   attention weights 4 * 4,194,304 * 2         = 33,554,432
-    #   MLP weights       4 * 12,582,912 * 2        = 100,663,296
-    #   LM head           32,768,000 * 2            = 65,536,000
-    #   activations per layer: attn in/out 2*1024*2 = 4,096; MLP 3*1024*2 = 6,144;
-    #                          elementwise 12 passes * 1024 * 2 = 24,576 -> 4 * 34,816 = 139,264
-    #   total = 199,753,728 weights + 139,264 activations = 199,892,992 bytes
-    # time = 199,892,992 / (1e12 * 0.8) = 249.86624 us
-    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
-    t = step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=0))
-    assert one(t) == pytest.approx(199_892_992 / 0.8e12, rel=EXACT)
-    # ... i.e. weight bytes / (bandwidth x memory efficiency) to within 0.1 %
-    assert one(t) == pytest.approx(199_753_728 / (1e12 * 0.8), rel=1e-3)
+def sol_time(model: ModelSpec, dep: Deployment, load: StepLoad, **hw: float) -> float:
+    return one(step_time(model, lay(dep), sol(**hw), load))
 
 
-def test_decode_step_reads_the_kv_cache() -> None:
-    # Same step with 1000 tokens of context: + 4 layers * 1000 tokens * 4096 bytes
-    # = 16,384,000 bytes / 0.8e12 = 20.48 us of KV streaming (attention FLOPs
-    # 2*8*1000*2*128 = 4.1e6 per layer are negligible at 50e12 FLOP/s).
-    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
-    parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=1000))
-    assert one(parts["attn_core"]) == pytest.approx(16_384_000 / 0.8e12, rel=EXACT)
-    total = one(step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=1000)))
-    assert total == pytest.approx((199_892_992 + 16_384_000) / 0.8e12, rel=EXACT)
+def test_decode_step_batch_one_op_table() -> None:
+    # tiny_dense, TP1, BF16, one sequence, no context.  Bytes per op (read + written):
+    #   qkv   m=1, n=(8+2*8)*128=3072, k=1024: 1024*3072*2 + 1024*2 + 3072*2 =  6,299,648
+    #   o     m=1, n=1024, k=1024:             1024*1024*2 + 2048 + 2048     =  2,101,248
+    #   attention output (no context):         8*128*2                       =      2,048
+    #   gate/up m=1, n=8192, k=1024:           1024*8192*2 + 2048 + 16,384   = 16,795,648
+    #   down  m=1, n=1024, k=4096:             4096*1024*2 + 8192 + 2048     =  8,398,848
+    #   SiLU*up: 2*4096*2 + 4096*2                                           =     24,576
+    #   element-wise passes: 10 * 1024 * 2                                    =     20,480
+    #   -> per layer 33,642,496, x 4 layers = 134,569,984
+    #   LM head m=1, n=32000, k=1024:          32000*1024*2 + 2048 + 64,000  = 65,602,048
+    #   total 200,172,032 bytes; every op is memory-bound (a GEMV does 1 FLOP per byte,
+    #   the synthetic machine balances at 100 FLOP/byte) -> 200.172032 us at 1 TB/s.
+    m = tiny_dense()
+    assert sol_time(m, Deployment(gpus=1), StepLoad(n_dec=1, ctx_dec=0)) == pytest.approx(200_172_032 / 1e12,
+                                                                                         rel=EXACT)
+
+
+def test_step_flops_are_two_per_parameter_per_token() -> None:
+    # 4096 decodes: 2 x 4096 x (4 layers x 16,777,216 linear params + 32,768,000 LM head)
+    #   = 2 * 4096 * 99,876,864 = 818,191,269,888 FLOPs (no context: attention FLOPs 0)
+    m = tiny_dense()
+    table = step_ops(m, lay(Deployment(gpus=1)), StepLoad(n_dec=4096, ctx_dec=0), lay(Deployment(gpus=1)).prec)
+    assert one(table.total("flops")) == pytest.approx(818_191_269_888, rel=EXACT)
+    cols = table.columns()
+    assert set(cols["kind"]) <= set(KINDS)
+    assert cols["flops"].shape[0] == len(table)
 
 
 def test_decode_step_large_batch_is_compute_bound() -> None:
-    # 4096 sequences, no context.  GEMMs: 2 FLOPs per parameter per token:
-    #   layers: 4 * 2 * 4096 * (4,194,304 + 12,582,912) = 549,755,813,888
-    #   LM head: 2 * 4096 * 1024 * 32000               = 268,435,456,000
-    #   total 818,191,269,888 FLOP / (100e12 * 0.5)     = 16.36382539776 ms
-    # (each is compute-bound: e.g. MLP per layer 103 GFLOP -> 2.06 ms vs its
-    #  25.2 MB weights + 25.2 MB activations -> 63 us)
-    # Elementwise passes stay memory-bound: 4 * 12 * 4096 * 1024 * 2 = 402,653,184 bytes
-    #   / 0.8e12 = 503.31648 us
-    # total = 16.36382539776e-3 + 503.31648e-6 = 16.86714187776 ms
-    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
-    t = step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=4096, ctx_dec=0))
-    assert one(t) == pytest.approx(818_191_269_888 / 50e12 + 402_653_184 / 0.8e12, rel=EXACT)
+    # The GEMMs above are compute-bound at 4096 tokens (e.g. the LM head: 268.4 GFLOP = 2.68 ms
+    # vs 336 MB = 0.34 ms), so they take 818,191,269,888 / 1e14 = 8.18191269888 ms.
+    # Memory-bound per layer: element-wise 10*4096*1024*2 = 83,886,080; SiLU*up 3*4096*4096*2
+    # = 100,663,296; attention output 4096*8*128*2 = 8,388,608 -> 192,937,984 x 4 layers
+    # = 771,751,936 bytes = 771.751936 us.  Total 8.95366463488 ms.
+    got = sol_time(tiny_dense(), Deployment(gpus=1), StepLoad(n_dec=4096, ctx_dec=0))
+    assert got == pytest.approx(818_191_269_888 / 1e14 + 771_751_936 / 1e12, rel=EXACT)
+
+
+def test_decode_step_reads_the_kv_cache() -> None:
+    # + 1000 tokens of context: 4 layers * 1000 tokens * 2*8*128*2 bytes = 16,384,000 bytes
+    # (4*8*128*1000 = 4.1 MFLOP per layer: memory-bound)
+    m = tiny_dense()
+    base = sol_time(m, Deployment(gpus=1), StepLoad(n_dec=1, ctx_dec=0))
+    more = sol_time(m, Deployment(gpus=1), StepLoad(n_dec=1, ctx_dec=1000))
+    assert more - base == pytest.approx(16_384_000 / 1e12, rel=1e-6)
 
 
 def test_step_of_one_deployment_and_scalar_load_is_a_scalar() -> None:
-    # step_breakdown's docstring: values are arrays only for a Layout of many deployments;
-    # memory.py returns plain floats for a Deployment.  A Deployment with a scalar load
-    # must give 0-d results, so that float(step_time(...)) works for every caller.
-    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
-    t = step_time(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=0))
+    m = tiny_dense()
+    t = step_time(m, lay(Deployment(gpus=1)), sol(), StepLoad(n_dec=1, ctx_dec=0))
     assert np.ndim(t) == 0
-    parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=0))
+    parts = step_breakdown(m, lay(Deployment(gpus=1)), sol(), StepLoad(n_dec=1, ctx_dec=0))
     assert all(np.ndim(v) == 0 for v in parts.values()), {k: np.shape(v) for k, v in parts.items()}
 
 
 def test_tp2_decode_has_two_allreduces_per_layer() -> None:
     # Megatron TP: one all-reduce after attention, one after the MLP, of the hidden state.
-    # 1 token: 1024 * 2 bytes = 2048 bytes; n=2: 10e-6 + 2*(1/2) * 2048 / (100e9 * 1.0)
-    #   = 10e-6 + 20.48e-9 = 10.02048e-6; x 2 per layer x 4 layers = 80.16384e-6
-    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
+    # 1 token: 1024 * 2 bytes = 2048 bytes; n=2: 10e-6 + 2*(1/2) * 2048 / 100e9 = 10.02048e-6,
+    # x 2 per layer x 4 layers
+    m = tiny_dense()
     dep = Deployment(gpus=2, tp=2)
     validate_deployment(dep, m)
-    parts = step_breakdown(m, dep, hw, eff, StepLoad(n_dec=1, ctx_dec=0))
-    assert one(parts["tp_comm"]) == pytest.approx(8 * (10e-6 + 2048 / 100e9), rel=EXACT)
+    parts = step_breakdown(m, lay(dep), sol(), StepLoad(n_dec=1, ctx_dec=0))
+    assert one(parts["attn_allreduce"] + parts["mlp_allreduce"]) == pytest.approx(8 * (10e-6 + 2048 / 100e9),
+                                                                                  rel=EXACT)
 
 
-def test_fixed_overheads_are_added_once_per_layer_and_step() -> None:
-    # layer_overhead 20 us * 4 layers + step_overhead 1 ms = 1.08 ms
-    m, hw = tiny_dense(), synthetic_hw()
-    eff = no_overheads(layer_overhead_s=20e-6, step_overhead_s=1e-3)
-    parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=1, ctx_dec=0))
-    assert one(parts["overhead"]) == pytest.approx(4 * 20e-6 + 1e-3, rel=EXACT)
+def test_runtime_costs_per_step_sequence_and_layer() -> None:
+    # step 1 ms + 8 sequences x 10 us + 4 layers x 20 us = 1.16 ms; under attention-DP 8 each
+    # rank's scheduler handles 1 of the 8 sequences: 1 ms + 10 us + 80 us = 1.09 ms
+    m = tiny_dense()
+    rt = Runtime(step_s=1e-3, seq_s=10e-6, layer_s=20e-6, request_s=0.0, comm_eff=1.0)
+    pf = Platform(hw=synthetic_hw(), kernels=RecordingKernels(), runtime=rt)
+    parts = step_breakdown(m, lay(Deployment(gpus=1)), pf, StepLoad(n_dec=8, ctx_dec=0))
+    assert one(parts["runtime"]) == pytest.approx(1e-3 + 8 * 10e-6 + 4 * 20e-6, rel=EXACT)
+    dep = Deployment(gpus=8, tp=8, dp_attention=8)
+    parts = step_breakdown(m, lay(dep), pf, StepLoad(n_dec=8, ctx_dec=0))
+    assert one(parts["runtime"]) == pytest.approx(1e-3 + 1 * 10e-6 + 4 * 20e-6, rel=EXACT)
 
 
 @pytest.mark.parametrize(("tokens", "touched"), [
-    (1, 2 / 8),                      # one token reads exactly its k = 2 of E = 8 experts
-    (3, 1 - (1 - 2 / 8) ** 3),       # 1 - 0.75^3 = 0.578125
-    (64, 1 - 0.75 ** 64),            # ~1: every expert is read
+    (1, 2.0),                        # one token reads exactly its k = 2 of E = 8 experts
+    (3, 8 * (1 - 0.75 ** 3)),        # 8 * (1 - (1 - 2/8)^3) = 4.625
+    (64, 8 * (1 - 0.75 ** 64)),      # ~8: every expert is read
 ])
 def test_moe_touched_experts(tokens: int, touched: float) -> None:
-    # Expected share of the E experts hit by T tokens routing uniformly to k each:
-    # 1 - (1 - k/E)^T.  Memory-bound expert time per layer:
-    #   (touched * 8 experts * 1,572,864 params * 2 bytes + 2*T*k*1024*2 activation bytes)
-    #   / (1e12 * 0.8), for 2 MoE layers.  Expert FLOPs 2*T*2*1,572,864 stay far below the
-    #   62.5 FLOP/byte balance at these batch sizes.
-    m, hw, eff = tiny_moe(), synthetic_hw(), no_overheads()
-    parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_dec=tokens, ctx_dec=0))
-    bytes_per_layer = touched * 8 * 1_572_864 * 2 + 2 * tokens * 2 * 1024 * 2
-    assert one(parts["moe_experts"]) == pytest.approx(2 * bytes_per_layer / 0.8e12, rel=EXACT)
-
-
-def test_moe_expert_overhead_counts_touched_experts() -> None:
-    # T=3: 0.578125 * 8 = 4.625 experts run per layer; 1 us each, 2 layers -> + 9.25 us
-    m, hw = tiny_moe(), synthetic_hw()
-    base = step_breakdown(m, Deployment(gpus=1), hw, no_overheads(), StepLoad(n_dec=3))
-    more = step_breakdown(m, Deployment(gpus=1), hw, no_overheads(expert_overhead_s=1e-6),
-                          StepLoad(n_dec=3))
-    assert one(more["moe_experts"] - base["moe_experts"]) == pytest.approx(2 * 4.625e-6, rel=EXACT)
+    # A token picks k = 2 distinct of E = 8 experts: an expert escapes T tokens with
+    # probability (1 - k/E)^T.  Expert bytes per layer: touched * 3*1024*512 params * 2 bytes
+    # + read and written activations 2 * T*k*1024*2; memory-bound (FLOPs 2*T*k*1,572,864 over
+    # >= 6.3 MB), 2 MoE layers.
+    m = tiny_moe()
+    parts = step_breakdown(m, lay(Deployment(gpus=1)), sol(), StepLoad(n_dec=tokens, ctx_dec=0))
+    bytes_per_layer = touched * 1_572_864 * 2 + 2 * tokens * 2 * 1024 * 2
+    assert one(parts["moe_experts"]) == pytest.approx(2 * bytes_per_layer / 1e12, rel=EXACT)
 
 
 def test_expert_parallel_dispatch_and_combine_all_to_all() -> None:
-    # tiny_moe with EP 8 (tp 1: vLLM-style DP attention + EP over 8 GPUs).  64 tokens in the
-    # instance, 8 per rank; each sends its tokens' k = 2 copies of the hidden state:
-    #   64 / 8 * 2 * 1024 * 2 bytes = 32,768 bytes per rank
-    # all-to-all within the node: 10e-6 + 7/8 * 32,768 / 100e9 = 10e-6 + 286.72e-9
-    # dispatch + combine = 2 per MoE layer, 2 layers -> 4 * 10.28672e-6 = 41.14688 us
-    m, hw, eff = tiny_moe(), synthetic_hw(), no_overheads()
+    # tiny_moe with EP 8 (tp 1: DP attention over 8 ranks).  64 decodes, 8 per rank; a token
+    # goes once to each distinct rank holding one of its k = 2 experts: 8 * (1 - (7/8)^2)
+    # = 1.875 ranks.  Per rank 8 * 1.875 * 1024 elements * 2 bytes = 30,720 bytes, each way.
+    # all-to-all in the node: 10e-6 + 7/8 * 30,720 / 100e9; dispatch + combine, 2 layers.
+    m = tiny_moe()
     dep = Deployment(gpus=8, tp=1, ep=8)
     validate_deployment(dep, m)
-    parts = step_breakdown(m, dep, hw, eff, StepLoad(n_dec=64, ctx_dec=0))
-    assert one(parts["ep_comm"]) == pytest.approx(4 * (10e-6 + 28_672 / 100e9), rel=EXACT)
+    assert one(distinct_ranks(8, 2)) == pytest.approx(1.875, rel=EXACT)
+    parts = step_breakdown(m, lay(dep), sol(), StepLoad(n_dec=64, ctx_dec=0))
+    got = one(parts["moe_dispatch"] + parts["moe_combine"])
+    assert got == pytest.approx(4 * (10e-6 + 26_880 / 100e9), rel=EXACT)
+    assert one(parts["moe_allreduce"]) == 0.0
 
 
 def test_prefill_attention_flops_are_quadratic() -> None:
     # A causal prompt of N tokens: each attends on average to N/2 keys.  Per token and layer
-    # QK^T + PV = 2 * heads * ctx * 2 * head_dim FLOPs.
-    # N = 8192: 2*8*4096*2*128 * 8192 = 137,438,953,472 per layer; x4 layers
-    #   = 549,755,813,888 FLOP / 50e12 = 10.99511627776 ms
-    # (K/V traffic with 128-row query tiles: 8192 * (1 + 4096/128) * 4096 B = 1.1 GB per
-    #  layer -> 1.38 ms < 2.75 ms, so compute-bound)
-    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
+    # QK^T + PV = 2 * 2 * heads * head_dim * ctx FLOPs.
+    # N = 8192: 4*8*128 * 8192 * 4096 = 137,438,953,472 per layer (compute-bound: its K/V and
+    # output are 50 MB = 50 us < 1.37 ms), x 4 layers at 100 TFLOP/s.
+    m = tiny_dense()
     n = 8192
-    parts = step_breakdown(m, Deployment(gpus=1), hw, eff, StepLoad(n_pf=n, ctx_pf=n / 2, n_pf_seqs=1))
-    assert one(parts["attn_core"]) == pytest.approx(549_755_813_888 / 50e12, rel=EXACT)
-    # doubling the prompt quadruples the attention time (still compute-bound at 16384:
-    # 16384 * 65 * 4096 B = 4.36 GB -> 5.45 ms per layer < 11.0 ms of FLOPs)
-    parts2 = step_breakdown(m, Deployment(gpus=1), hw, eff,
-                            StepLoad(n_pf=2 * n, ctx_pf=n, n_pf_seqs=1))
-    assert one(parts2["attn_core"]) == pytest.approx(4 * 549_755_813_888 / 50e12, rel=EXACT)
+    parts = step_breakdown(m, lay(Deployment(gpus=1)), sol(), StepLoad(n_pf=n, pf_seqs=1))
+    assert one(parts["attn_prefill"]) == pytest.approx(4 * 137_438_953_472 / 1e14, rel=EXACT)
+    parts2 = step_breakdown(m, lay(Deployment(gpus=1)), sol(), StepLoad(n_pf=2 * n, pf_seqs=1))
+    assert one(parts2["attn_prefill"]) == pytest.approx(4 * one(parts["attn_prefill"]), rel=EXACT)
+    # a chunk after a cached prefix attends to the prefix too: 4*8*128 * 4096 * (2048 + 4096)
+    chunk = step_breakdown(m, lay(Deployment(gpus=1)), sol(), StepLoad(n_pf=4096, pf_seqs=1, pf_prefix=4096))
+    assert one(chunk["attn_prefill"]) == pytest.approx(4 * 4 * 8 * 128 * 4096 * 6144 / 1e14, rel=EXACT)
 
 
 def test_lm_head_flops_are_not_duplicated_by_attention_dp() -> None:
-    # tp=8 split into 8 attention-DP ranks (attn_tp = 1).  Whatever the engine does with the
-    # LM head (vocab-parallel over all 8 GPUs on gathered tokens, or each DP rank computing
-    # its own tokens' logits with a full copy), the logits of T tokens cost 2*T*h*V FLOPs in
-    # total, i.e. 2*T*h*V / 8 per GPU.  T = 8192 decoding tokens:
-    #   2 * 8192 * 1024 * 32000 / 8 = 67,108,864,000 FLOP per GPU / 50e12 = 1.34217728 ms
-    # Memory side (whole 16-bit head on each rank): 65,536,000 B / 0.8e12 = 81.9 us -> compute.
-    m, hw, eff = tiny_dense(), synthetic_hw(), no_overheads()
+    # tp=8 split into 8 attention-DP ranks (attn_tp = 1): each rank computes its own tokens'
+    # logits, so the logits of T tokens cost 2*T*h*V / 8 per GPU.  T = 8192 decodes:
+    #   2 * 8192 * 1024 * 32000 / 8 = 67,108,864,000 FLOP per GPU (compute-bound)
+    m = tiny_dense()
     dep = Deployment(gpus=8, tp=8, dp_attention=8)
     validate_deployment(dep, m)
     assert dep.attn_tp == 1 and dep.attn_dp == 8
-    parts = step_breakdown(m, dep, hw, eff, StepLoad(n_dec=8192, ctx_dec=0))
-    assert one(parts["lm_head"]) == pytest.approx(67_108_864_000 / 50e12, rel=EXACT)
+    parts = step_breakdown(m, lay(dep), sol(), StepLoad(n_dec=8192, ctx_dec=0))
+    assert one(parts["lm_head"]) == pytest.approx(67_108_864_000 / 1e14, rel=EXACT)
 
 
-# --- roofline mode and compute precision ------------------------------------------------
-
-def test_roofline_is_speed_of_light_and_labelled() -> None:
-    eff = roofline()
-    assert (eff.compute, eff.memory, eff.comm) == (1.0, 1.0, 1.0)
-    assert eff.layer_overhead_s == eff.step_overhead_s == eff.request_overhead_s == 0.0
-    assert eff.expert_overhead_s == 0.0
-    assert eff.mode == "roofline"
-    assert "roofline" in eff.provenance
-    assert eff.band == (1.0, 1.0)
-    limits = EngineLimits(max_seqs=7)
-    assert roofline(limits).limits.max_seqs == 7
+def test_busiest_dp_rank_holds_a_whole_prompt() -> None:
+    # One 8192-token prompt on a DP-8 instance is prefilled by one rank, not spread 1/8 each:
+    # its attention costs the same as on one GPU.
+    m = tiny_dense()
+    dep = Deployment(gpus=8, tp=8, dp_attention=8)
+    one_gpu = step_breakdown(m, lay(Deployment(gpus=1)), sol(), StepLoad(n_pf=8192, pf_seqs=1))
+    dp = step_breakdown(m, lay(dep), sol(), StepLoad(n_pf=8192, pf_seqs=1))
+    assert one(dp["attn_prefill"]) == pytest.approx(one(one_gpu["attn_prefill"]), rel=EXACT)
 
 
-def test_roofline_step_is_bytes_over_peak_bandwidth() -> None:
-    # same batch-1 step as above at 100 %: 199,892,992 B / 1e12 B/s = 199.892992 us
-    t = step_time(tiny_dense(), Deployment(gpus=1), synthetic_hw(), roofline(),
-                  StepLoad(n_dec=1, ctx_dec=0))
-    assert one(t) == pytest.approx(199_892_992 / 1e12, rel=EXACT)
+class RecordingKernels:
+    """A kernel model that records its calls and answers 1 us per call (routing tests)."""
+
+    basis: dict = {}
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def gemm(self, m, n, k, dtype):  # batched GEMMs arrive stacked: one record per shape
+        m, n, k = np.broadcast_arrays(np.asarray(m, float), np.asarray(n, float), np.asarray(k, float))
+        for a, b, c in zip(m.reshape(-1), n.reshape(-1), k.reshape(-1)):
+            self.calls.append(("gemm", float(a), float(b), float(c), dtype))
+        return 1e-6 + 0.0 * m
+
+    def __getattr__(self, name: str):  # gemm, moe, attn_*, mla_*, allreduce, alltoall
+        def call(*args):
+            self.calls.append((name, *(np.asarray(a).tolist() if not isinstance(a, str) else a for a in args)))
+            return 1e-6 + 0.0 * np.asarray(args[0], dtype=float)
+        return call
 
 
-def test_efficiency_must_be_a_fraction() -> None:
+def test_every_op_kind_has_one_cost_function() -> None:
+    assert set(COSTS) == set(KINDS)
+
+
+def test_ops_reach_the_kernel_model_with_their_shapes() -> None:
+    # Llama-style GEMMs as (m, n, k, dtype) per rank; decode attention as (batch, ctx, heads,
+    # kv_heads, head_dim, kv dtype); FP8 weights use the FP8 GEMM tables.
+    m = tiny_dense()
+    kern = RecordingKernels()
+    pf = Platform(hw=synthetic_hw(), kernels=kern, runtime=Runtime(comm_eff=1.0))
+    dep = Deployment(gpus=2, tp=2, weight_dtype=DType.FP8)
+    prec, _, _ = precision_for(m, None, DType.FP8, DType.BF16)
+    op_times(step_ops(m, layout_of(dep, prec), StepLoad(n_dec=4, ctx_dec=100), prec), pf)
+    gemms = {c[1:] for c in kern.calls if c[0] == "gemm"}
+    assert (4.0, (4 + 2 * 4) * 128.0, 1024.0, "fp8") in gemms        # qkv: 4 q + 2x4 kv heads per rank
+    assert (4.0, 1024.0, 512.0, "fp8") in gemms                      # o: k = 4 heads * 128
+    assert (4.0, 4096.0, 1024.0, "fp8") in gemms                     # gate/up: 2 * 4096 / 2
+    assert (4.0, 16000.0, 1024.0, "bf16") in gemms                   # LM head stays 16-bit
+    assert ("attn_decode", 4.0, 100.0, 4.0, 4.0, 128.0, "bf16") in kern.calls
+    assert ("allreduce", 8192.0, 2.0) in kern.calls                  # 4 tokens * 1024 * 2 bytes
+
+
+@pytest.mark.parametrize(("chip", "weight", "key"), [
+    ("H100", DType.FP8, "fp8"), ("A100", DType.FP8, "w8a16"), ("H100", DType.INT4, "w4a16"),
+    ("H100", DType.MXFP4, "w4a16"), ("B200", DType.MXFP4, "fp4"), ("B200", DType.FP4, "fp4"),
+    ("H100", DType.BF16, "bf16"), ("910B", DType.INT8, "int8"),
+])
+def test_kernel_dtype_of_the_linear_layers(chip: str, weight: DType, key: str) -> None:
+    got, _, _ = kernel_dtype(load_hardware().get(chip), weight)
+    assert got == key
+
+
+def test_speed_of_light_runtime_is_labelled_and_free() -> None:
+    rt = speed_of_light(EngineLimits(max_seqs=7))
+    assert rt.mode == "roofline" and "roofline" in rt.provenance
+    assert rt.step_s == rt.seq_s == rt.layer_s == rt.request_s == 0.0 and rt.comm_eff == 1.0
+    assert rt.limits.max_seqs == 7 and rt.sigma == 0.0
+
+
+def test_runtime_rejects_impossible_values() -> None:
     with pytest.raises(ValueError):
-        Efficiency(compute=1.2, memory=0.5)
+        Runtime(comm_eff=1.2)
     with pytest.raises(ValueError):
-        Efficiency(compute=0.5, memory=0.0)
+        Runtime(step_s=-1.0)
 
 
 @pytest.mark.parametrize(("chip", "weight", "compute", "warns"), [

@@ -382,29 +382,14 @@ def test_config_and_table_validation() -> None:
 # ============================================================================ against the engine model
 
 def _engine(model: str, hardware: str, isl: float, osl: float, **kw: object):  # noqa: ANN202
-    """The Engine that ``predict`` builds for this case, and the prediction itself."""
-    from suanli.app.calibration import load_calibration
-    from suanli.app.predict import predict
-    from suanli.perf.hardware import hw_params
-    from suanli.perf.layout import layout_of
-    from suanli.perf.serving import Engine
-    from suanli.specs.accelerator import load_hardware
-    from suanli.specs.deployment import Deployment
-    from suanli.specs.dtypes import DType
-    from suanli.specs.model import load_model
-    from suanli.specs.system import load_systems
+    """The one-instance step-time model that ``predict`` resolves for this case, and the prediction."""
+    from suanli.app.predict import predict, resolve
 
     pred = predict(model, hardware, isl=isl, osl=osl, **kw)  # type: ignore[arg-type]
-    acc, spec = load_hardware().get(hardware), load_model(model)
-    wdt = DType.parse(pred.weight_dtype)
-    sysobj = load_systems().get(pred.system)
-    hw, _ = hw_params(acc, wdt, scaleout_bw=sysobj.scaleout_bw,
-                      node_size=sysobj.gpus if sysobj.gpus and sysobj.gpus >= 1 else None)
-    eff = load_calibration().efficiency_for(acc, pred.engine, mode="calibrated")
-    dep = Deployment(gpus=pred.gpus, tp=pred.tp, pp=pred.pp, ep=pred.ep, dp_attention=pred.dp_attention,
-                     weight_dtype=wdt, kv_dtype=DType.parse(pred.kv_dtype), engine=pred.engine)
-    lay = layout_of(spec, dep, hw.peak_gemm, hw.peak_attn)
-    return Engine(model=spec, lay=lay, hw=hw, eff=eff, isl=float(isl), osl=float(osl)), pred
+    r = resolve(model, hardware, isl=isl, osl=osl, gpus=pred.gpus, tp=pred.tp, pp=pred.pp, ep=pred.ep,
+                dp_attention=pred.dp_attention, weight_dtype=pred.weight_dtype, kv_dtype=pred.kv_dtype,
+                engine=pred.engine, **kw)  # type: ignore[arg-type]
+    return r.instance(), pred
 
 
 def test_step_table_reproduces_engine() -> None:
@@ -415,13 +400,12 @@ def test_step_table_reproduces_engine() -> None:
     for i in (1, 7, len(table.n_dec) - 1):
         for j in (0, 5, len(table.n_pf) - 1):
             nd, npf = table.n_dec[i], table.n_pf[j]
-            exact = eng.t(StepLoad(n_dec=nd, ctx_dec=eng.ctx_dec, n_pf=npf, ctx_pf=500.0, n_pf_seqs=npf / 1000))
+            exact = eng.t(StepLoad(n_dec=nd, ctx_dec=eng.ctx_dec, n_pf=npf, pf_seqs=npf / 1000))
             assert table(nd, npf) == pytest.approx(float(np.ravel(exact)[0]), rel=1e-9)
     # between grid points the step time is piecewise ~linear (roofline max of affine terms):
     # bilinear interpolation on the ~geometric grid stays within 3 %
     for nd, npf in ((50, 0), (100, 300), (200, 5000), (13, 900)):
-        exact = float(np.ravel(eng.t(StepLoad(n_dec=nd, ctx_dec=eng.ctx_dec, n_pf=npf, ctx_pf=500.0,
-                                              n_pf_seqs=npf / 1000)))[0])
+        exact = float(np.ravel(eng.t(StepLoad(n_dec=nd, ctx_dec=eng.ctx_dec, n_pf=npf, pf_seqs=npf / 1000)))[0])
         assert table(nd, npf) == pytest.approx(exact, rel=0.03)
 
 
@@ -439,7 +423,7 @@ def test_agrees_with_analytical_server_model() -> None:
     isl, osl, rate, n = 1000, 200, 1.0, 10_000
     eng, pred = _engine("Qwen/Qwen3-8B", "H100", isl, osl, request_rate=rate)
     cfg = sim_config(eng)
-    assert cfg.request_overhead_s == eng.eff.request_overhead_s and cfg.kv_capacity_tokens > 100 * (isl + osl)
+    assert cfg.request_overhead_s == eng.pf.runtime.request_s and cfg.kv_capacity_tokens > 100 * (isl + osl)
     reqs = Requests(arrival_s=poisson_arrivals(rate, n, np.random.default_rng(0)), isl=fixed(n, isl),
                     osl=fixed(n, osl))
     s = simulate(reqs, step_table(eng, cfg.max_seqs, cfg.max_batched_tokens), cfg).summary()

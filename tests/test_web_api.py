@@ -378,7 +378,7 @@ def test_training_endpoint(client: TestClient) -> None:
 
 # --- pages, static assets, errors -----------------------------------------------------------
 
-PAGES = ["/", "/compare", "/chips", "/chips/H20", "/market", "/dealer", "/accuracy", "/docs"]
+PAGES = ["/", "/report", "/fairprice", "/compare", "/chips", "/chips/H20", "/market", "/dealer", "/accuracy", "/docs"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -516,3 +516,33 @@ def test_inventory_upload_feeds_the_dealer_plan(client: TestClient) -> None:
     assert body.inputs["units"] == 40 and body.inputs["unit_cost"] == pytest.approx(110_000)  # per GPU
     assert_envelope(client.get("/api/dealer/plan/market", params={"chip": "H20", "owner": "nobody",
                                                                   "weekly_sell_capacity": 8}), 422)
+
+
+def test_report_api_and_pages(client: TestClient) -> None:
+    d = client.get("/api/report", params={"as_of": "2025-07-15"}).json()
+    assert d["as_of"] == "2025-07-15" and {"value", "p10", "p90", "against", "asking", "ratio"} <= set(d["fair_value"])
+    h200 = next(c for c in d["chips"] if c["hardware"] == "nvidia_h200_sxm")
+    assert not h200["obtainable"] and h200["obtainable_reason"]["source"].startswith("http")
+    twin = client.get("/report", params={"as_of": "2025-07-15", "format": "json"}).json()
+    assert twin["chips"] == d["chips"] and twin["fair_value"] == d["fair_value"]
+    fair = client.get("/fairprice", params={"as_of": "2025-07-15", "format": "json"}).json()
+    assert fair["fair_value"] == d["fair_value"] and fair["considered"]
+    given = client.get("/api/report", params={"price": "MLU370-X8=400000 CNY 2026-03", "hardware": ["mlu370", "h20"],
+                                              "option": "cn_hgx_h20_8gpu_2024"}).json()
+    mlu = next(c for c in given["chips"] if c["hardware"] == "cambricon_mlu370_x8")
+    assert mlu["owned"] is not None and mlu["server_quote"]["basis"] == "given"
+    assert_envelope(client.get("/api/report", params={"price": "MLU370-X8"}), 422, field="price")
+    assert_envelope(client.get("/api/report", params={"as_of": "2025-13-01"}), 422, field="as_of")
+    assert_envelope(client.get("/api/report", params={"as_of": "yesterday"}), 422, field="as_of")
+    assert_envelope(client.get("/api/report", params={"option": "no_such_server"}), 422)
+    page = client.get("/report", params={"option": "no_such_server"}, headers=HTML)
+    assert page.status_code == 422 and 'id="error"' in page.text and 'id="report-form"' in page.text
+    r = client.get("/report", params={"as_of": "2025-07-15"}, headers=HTML)
+    assert r.status_code == 200 and "grey only" in r.text and "x fair value" in r.text and "昇腾910B" in r.text
+
+
+def test_compare_page_flags_chips_not_obtainable_at_as_of(client: TestClient) -> None:
+    d = client.get("/compare", params={"as_of": "2025-07-15", "format": "json"}).json()
+    assert d["as_of"] == "2025-07-15" and not d["availability"]["nvidia_h200_sxm"]["obtainable"]
+    r = client.get("/compare", params={"as_of": "2025-07-15"}, headers=HTML)
+    assert r.status_code == 200 and "grey only" in r.text

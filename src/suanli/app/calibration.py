@@ -1,15 +1,19 @@
-"""Calibration profiles: fitted efficiencies per accelerator family and engine,
-and engine scheduler defaults, read from data files with their provenance.
+"""Engine runtime calibration: the few fitted runtime costs per engine, the
+engine scheduler defaults, and the out-of-sample uncertainty, read from data
+files with their provenance.
 
-The fitted file is produced by ``tools/calibrate.py`` from a validation-case
-file; nothing here is tuned by hand.  Lookup order for an accelerator:
-its family's fitted values, else the fitted cross-family defaults (reported
-as mode ``family-default`` with a wider uncertainty band).
+``data/calibration/runtime.json`` is written by ``tools/calibrate.py`` from a
+validation-case file; nothing in it is tuned by hand.  Each value is a
+physical runtime cost within the range stated in :mod:`suanli.perf.runtime`;
+kernel times never pass through here (they come from measured tables).
+Before a fit exists, or for an engine without cases, the stated priors of
+``PRIORS`` are used and the output says so.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,22 +23,31 @@ from typing import Any, Mapping
 
 from suanli.errors import ConfigError, InvalidInput
 from suanli.files import parse_json
-from suanli.perf.efficiency import Efficiency, EngineLimits, roofline
-from suanli.specs.accelerator import Accelerator
+from suanli.perf.runtime import RANGES, EngineLimits, Runtime, speed_of_light
 
-# Uncertainty band widening for chips whose family has no calibration cases:
-# the spread of family-to-family efficiency differences seen in the fit is
-# about x1.5 (see tools/calibrate.py output), so bands are widened by that.
-_UNCALIBRATED_WIDEN = 1.5
-_MAX_EFF = 0.95
+# Priors (SI units) of the runtime costs, before any fit; ranges in perf.runtime.RANGES.
+# Sources: vLLM V1 / SGLang host overhead of ~0.5-2 ms per step with an overlapped
+# scheduler (vLLM V1 design doc "Engine core"; SGLang "zero-overhead batch scheduler",
+# SGLang v0.4 release notes), per-kernel launch+gap of 2-5 us with ~5-10 small kernels
+# per layer (CUDA graph replays; NVIDIA CUDA Graphs blog, 2019), 10-50 ms front-end
+# per request (vLLM bench serve TTFT at batch 1 minus the prefill kernels).
+PRIORS: dict[str, dict[str, float]] = {
+    "vllm": {"step_s": 1.0e-3, "seq_s": 15e-6, "layer_s": 20e-6, "request_s": 30e-3},
+    "sglang": {"step_s": 0.5e-3, "seq_s": 10e-6, "layer_s": 20e-6, "request_s": 20e-3},
+    "trtllm": {"step_s": 0.5e-3, "seq_s": 5e-6, "layer_s": 15e-6, "request_s": 20e-3},
+    "mindie": {"step_s": 2.0e-3, "seq_s": 20e-6, "layer_s": 40e-6, "request_s": 30e-3},
+    "other": {"step_s": 1.0e-3, "seq_s": 15e-6, "layer_s": 20e-6, "request_s": 30e-3},
+}
+PRIOR_GLOBALS = {"comm_eff": 0.7}
+PRIOR_SIGMA = 0.35          # log-sd before any out-of-sample estimate exists
+ENGINE_PARAMS = ("step_s", "seq_s", "layer_s", "request_s")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Calibration:
-    defaults: Mapping[str, float]
-    families: Mapping[str, Mapping[str, Any]]
-    engines: Mapping[str, Mapping[str, Any]]
-    bands: Mapping[str, tuple[float, float]]
+    engines: Mapping[str, Mapping[str, float]]
+    globals: Mapping[str, float]
+    sigma: Mapping[str, float]
     meta: Mapping[str, Any]
     engine_limits: Mapping[str, Mapping[str, Any]]
     origin: str = "bundled"
@@ -47,51 +60,35 @@ class Calibration:
         if large and memory_gb >= large["min_memory_gb"] and "a100" not in acc_id:
             seqs, tokens = large["max_seqs"], large["max_batched_tokens"]
         return EngineLimits(max_seqs=int(seqs), max_batched_tokens=int(tokens),
-                            mem_fraction=float(raw["mem_fraction"]), workspace_bytes=float(raw["workspace_gb"]) * 1e9)
+                            mem_fraction=float(raw["mem_fraction"]), workspace_bytes=float(raw["workspace_gb"]) * 1e9,
+                            graph_max_batch=int(raw.get("graph_max_batch", 512)))
 
-    def efficiency_for(self, acc: Accelerator, engine: str, *, mode: str = "calibrated",
-                       memory_gb: float | None = None) -> Efficiency:
-        mem_gb = memory_gb if memory_gb is not None else (acc.memory_gb or 0.0)
-        key = (acc.id, acc.family, engine, mode, mem_gb)
+    def runtime_for(self, engine: str, *, memory_gb: float = 0.0, acc_id: str = "",
+                    mode: str = "calibrated") -> Runtime:
+        key = (engine, memory_gb, acc_id, mode)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
-        limits = self.limits_for(engine, mem_gb, acc.id)
+        limits = self.limits_for(engine, memory_gb, acc_id)
         if mode == "roofline":
-            eff = roofline(limits)
+            rt = speed_of_light(limits, engine)
         elif mode != "calibrated":
             raise InvalidInput(f"unknown mode {mode!r}; expected 'calibrated' or 'roofline'", field="mode")
         else:
-            fam = self.families.get(acc.family)
-            eng = self.engines.get(engine) or self.engines.get("other") or {}
-            base = fam if fam else self.defaults
-            cf = float(eng.get("compute_factor", 1.0))
-            mf = float(eng.get("memory_factor", 1.0))
-            band = self.bands.get("overall", (0.75, 1.33))
-            if fam:
-                own = self.meta.get("cases_by_hardware", {}).get(acc.id)
-                how = f"calibrated: family {acc.family} ({fam.get('n_cases', 0)} cases" + (
-                    f", {own} on this chip)" if own else "; none on this chip: family values used)")
-                eff_mode = "calibrated"
+            fitted = self.engines.get(engine)
+            prior = PRIORS.get(engine, PRIORS["other"])
+            values = {k: float(fitted[k]) if fitted and k in fitted else prior[k] for k in ENGINE_PARAMS}
+            if fitted:
+                n = int(fitted.get("n_cases", 0))
+                how = (f"engine runtime {engine}: fitted on {n} cases by {self.meta.get('script', '?')} "
+                       f"({self.meta.get('cases_file', '?')}, {self.meta.get('fitted_on', '?')})")
             else:
-                how = f"family-default: no calibration cases for family {acc.family!r}; cross-family fit used"
-                eff_mode = "family-default"
-                band = (band[0] / _UNCALIBRATED_WIDEN, band[1] * _UNCALIBRATED_WIDEN)
-            how += f", engine {engine} (compute x{cf:.2f}, memory x{mf:.2f}); fitted by {self.meta.get('script', '?')} " \
-                   f"on {self.meta.get('cases_file', '?')}"
-            eff = Efficiency(
-                compute=min(_MAX_EFF, float(base["compute"]) * cf),
-                memory=min(_MAX_EFF, float(base["memory"]) * mf),
-                comm=float(self.defaults.get("comm", 0.7)),
-                layer_overhead_s=float(eng.get("layer_overhead_us", self.defaults["layer_overhead_us"])) * 1e-6,
-                step_overhead_s=float(eng.get("step_overhead_ms", self.defaults["step_overhead_ms"])) * 1e-3,
-                request_overhead_s=float(eng.get("request_overhead_ms", self.defaults["request_overhead_ms"])) * 1e-3,
-                expert_overhead_s=float(eng.get("expert_overhead_us", self.defaults["expert_overhead_us"])) * 1e-6,
-                seq_overhead_s=float(eng.get("seq_overhead_us", self.defaults.get("seq_overhead_us", 0.0))) * 1e-6,
-                limits=limits, mode=eff_mode, provenance=how, band=(float(band[0]), float(band[1])),
-            )
-        self._cache[key] = eff
-        return eff
+                how = f"engine runtime {engine}: stated priors (no fitted cases for this engine)"
+            sigma = float(self.sigma.get(engine, self.sigma.get("overall", PRIOR_SIGMA)))
+            rt = Runtime(engine=engine, limits=limits, comm_eff=float(self.globals.get("comm_eff", 0.7)),
+                         mode="calibrated", provenance=how, sigma=sigma, **values)
+        self._cache[key] = rt
+        return rt
 
 
 def _read_json(path: Path | Any, what: str) -> dict[str, Any]:
@@ -104,43 +101,63 @@ def _read_json(path: Path | Any, what: str) -> dict[str, Any]:
     return data
 
 
+def _check_range(name: str, value: float, origin: str) -> float:
+    lo, hi = RANGES[name]
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ConfigError(f"calibration {origin}: {name} = {value!r} outside its physical range [{lo:g}, {hi:g}]")
+    return value
+
+
 def _from_dicts(fit: Mapping[str, Any], engines: Mapping[str, Any], origin: str) -> Calibration:
     try:
-        defaults = dict(fit["defaults"])
-        for k in ("compute", "memory", "layer_overhead_us", "step_overhead_ms", "request_overhead_ms"):
-            float(defaults[k])
-        bands = {k: (float(v[0]), float(v[1])) for k, v in fit.get("bands", {}).items()}
-        return Calibration(defaults=defaults, families=dict(fit.get("families", {})),
-                           engines=dict(fit.get("engines", {})), bands=bands, meta=dict(fit.get("meta", {})),
+        eng: dict[str, dict[str, float]] = {}
+        for name, params in dict(fit.get("engines", {})).items():
+            eng[name] = {k: _check_range(k, float(v), origin) for k, v in params.items() if k in ENGINE_PARAMS}
+            eng[name]["n_cases"] = float(params.get("n_cases", 0))
+        glob = {k: _check_range(k, float(v), origin) for k, v in dict(fit.get("globals", {})).items() if k in RANGES}
+        sigma = {k: float(v) for k, v in dict(fit.get("sigma", {})).items()}
+        return Calibration(engines=eng, globals=glob, sigma=sigma, meta=dict(fit.get("meta", {})),
                            engine_limits=dict(engines["engines"]), origin=origin)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"calibration {origin}: missing or malformed field ({exc})") from None
+
+
+def _root() -> Any:
+    return resources.files("suanli").joinpath("data").joinpath("calibration")
+
+
+@lru_cache(maxsize=1)
+def _engine_defaults() -> dict[str, Any]:
+    return _read_json(_root().joinpath("engines.json"), "engine defaults")
 
 
 @lru_cache(maxsize=1)
 def _bundled() -> Calibration:
-    root = resources.files("suanli").joinpath("data").joinpath("calibration")
-    fit = _read_json(root.joinpath("efficiency.json"), "calibration")
-    engines = _read_json(root.joinpath("engines.json"), "engine defaults")
-    return _from_dicts(fit, engines, "bundled")
+    return _from_dicts(_read_json(_root().joinpath("runtime.json"), "calibration"), _engine_defaults(), "bundled")
 
 
 def load_calibration(path: str | os.PathLike[str] | None = None) -> Calibration:
-    """The bundled calibration, or a user file with the same layout as
-    ``data/calibration/efficiency.json`` (env ``SUANLI_CALIBRATION``)."""
+    """The bundled calibration, or a user file with the layout of
+    ``data/calibration/runtime.json`` (env ``SUANLI_CALIBRATION``)."""
     path = path or os.environ.get("SUANLI_CALIBRATION") or None
     if path is None:
         return _bundled()
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"calibration file not found: {p}")
-    root = resources.files("suanli").joinpath("data").joinpath("calibration")
-    engines = _read_json(root.joinpath("engines.json"), "engine defaults")
-    return _from_dicts(_read_json(p, "calibration"), engines, str(p))
+    return _from_dicts(_read_json(p, "calibration"), _engine_defaults(), str(p))
 
 
 def calibration_from_params(fit: Mapping[str, Any]) -> Calibration:
     """Build a calibration from an in-memory fit (used by the fitting script)."""
-    root = resources.files("suanli").joinpath("data").joinpath("calibration")
-    engines = _read_json(root.joinpath("engines.json"), "engine defaults")
-    return _from_dicts(fit, engines, "in-memory")
+    return _from_dicts(fit, _engine_defaults(), "in-memory")
+
+
+def prior_calibration() -> Calibration:
+    """Priors only (what the fit starts from)."""
+    return calibration_from_params({"engines": {}, "globals": dict(PRIOR_GLOBALS), "sigma": {"overall": PRIOR_SIGMA},
+                                    "meta": {"script": "priors"}})
+
+
+__all__ = ["Calibration", "ENGINE_PARAMS", "PRIORS", "calibration_from_params", "load_calibration",
+           "prior_calibration"]

@@ -18,7 +18,9 @@ import numpy as np
 from suanli.app.backends import run_tasks
 from suanli.app.calibration import load_calibration
 from suanli.errors import InvalidInput, MissingSpec, SuanliError
-from suanli.perf.hardware import hw_params
+from suanli.app.platform import platform_for
+from suanli.app.predict import Z90
+from suanli.perf.hardware import precision_for
 from suanli.perf.search import (BATCHES, Evaluated, enumerate_space, evaluate_aggregated, evaluate_disaggregated,
                                 pareto_front)
 from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
@@ -46,8 +48,8 @@ def default_chips(catalog: HardwareCatalog) -> list[str]:
         if acc.memory_gb < MIN_SERVING_MEMORY_GB:
             continue
         # bins of one part (Ascend 910B1/B2/B3 next to the generic 910B) share the memory
-        # system; show the first id of each (family, memory, bandwidth) once
-        key = (acc.family, acc.memory_gb, acc.mem_bw_gbs)
+        # system and fabric; show the first id of each (family, memory, bandwidth, link) once
+        key = (acc.family, acc.memory_gb, acc.mem_bw_gbs, acc.scaleup_link)
         if key in seen:
             continue
         seen.add(key)
@@ -93,37 +95,35 @@ def search_chip(spec: SearchSpec) -> dict[str, Any]:
     catalog = load_hardware(list(spec.hardware_files) or None)
     acc = catalog.get(spec.hardware)
     model = load_model(spec.model)
-    cal = load_calibration()
     system = default_system_for(acc, load_systems(hardware=catalog))
     weights, kvs = _candidate_dtypes(model, acc, spec.weight_dtypes, spec.kv_dtypes)
     notes: list[str] = list(acc.flags())
-    peaks: dict[DType, tuple[float, float]] = {}
-    hw = None
+    pf, warns = platform_for(acc, spec.engine, system)
+    notes += warns
+    precisions = {}
     for w in list(weights):
         try:
-            hw_w, warns = hw_params(acc, w, scaleout_bw=system.scaleout_bw, node_size=system.gpus or None)
+            for k in kvs:
+                prec, _, pw = precision_for(model, acc, w, k)
+                precisions[(w, k)] = prec
+                notes += pw
         except MissingSpec as exc:
             notes.append(str(exc))
             weights.remove(w)
-            continue
-        peaks[w] = (hw_w.peak_gemm, hw_w.peak_attn)
-        notes += warns
-        hw = hw or hw_w
-    if hw is None or not weights:
+    if not weights:
         raise MissingSpec(f"{acc.id}: no usable throughput for any candidate weight precision")
-    eff = cal.efficiency_for(acc, spec.engine)
-    if eff.mode != "calibrated":
-        notes.append(eff.provenance.split(";")[0])
-    space = enumerate_space(model, max_gpus=spec.max_gpus, weights=weights, kvs=kvs, peaks=peaks,
-                            exact_gpus=spec.exact_gpus)
-    parts = [evaluate_aggregated(model, space, hw, eff, isl=spec.isl, osl=spec.osl, batches=BATCHES)]
+    spaces = enumerate_space(model, max_gpus=spec.max_gpus, weights=weights, kvs=kvs, precisions=precisions,
+                             exact_gpus=spec.exact_gpus)
+    parts = [evaluate_aggregated(model, sp, pf, isl=spec.isl, osl=spec.osl, batches=BATCHES) for sp in spaces]
     if spec.disagg and spec.max_gpus >= 2 and spec.exact_gpus is None:
-        parts.append(evaluate_disaggregated(model, space, hw, eff, isl=spec.isl, osl=spec.osl,
-                                            max_gpus=spec.max_gpus))
+        parts += [evaluate_disaggregated(model, sp, pf, isl=spec.isl, osl=spec.osl, max_gpus=spec.max_gpus)
+                  for sp in spaces]
     table = Evaluated.concat(parts)
+    rt = pf.runtime
+    band = (math.exp(-Z90 * rt.sigma), math.exp(Z90 * rt.sigma))
     return {"hardware": acc.id, "name": acc.name, "unverified": acc.unverified, "status": acc.status,
-            "columns": table.columns, "evaluated": table.evaluated, "notes": list(dict.fromkeys(notes)), "mode": eff.mode,
-            "provenance": eff.provenance, "band": eff.band, "gpus_per_server": system.gpus or 8,
+            "columns": table.columns, "evaluated": table.evaluated, "notes": list(dict.fromkeys(notes)),
+            "mode": rt.mode, "provenance": rt.provenance, "band": band, "gpus_per_server": system.gpus or 8,
             "system": system.id, "min_weights_gb": _min_weights_gb(model, weights)}
 
 

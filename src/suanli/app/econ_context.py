@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import date as _today_date
 from typing import Any, Mapping, Sequence
 
 from suanli.app.compare import ChipResult, compare
-from suanli.app.econ_data import (Defaults, Item, PriceQuote, Workload, lease_price_for, load_defaults, load_fx,
-                                  server_price_for, tdp_item, workload)
+from suanli.app import price_book
+from suanli.app.econ_data import Defaults, Item, PriceQuote, Workload, load_defaults, load_fx, tdp_item, workload
 from suanli.app.predict import predict
 from suanli.econ.money import FxTable, Money, check_currency, check_date
 from suanli.econ.tco import TcoInputs
@@ -37,6 +38,7 @@ class Context:
     catalog: HardwareCatalog
     systems: SystemCatalog
     items: dict[str, Item] = field(default_factory=dict)
+    given: tuple[price_book.GivenPrice, ...] = ()   # --price CHIP='AMOUNT CUR DATE [unit]'
 
     def add(self, item: Item) -> None:
         self.items.setdefault(item.name, item)
@@ -68,21 +70,36 @@ class Context:
 
 def context(*, currency: str = "CNY", defaults_file: Any = None, fx_file: Any = None,
             overrides: Mapping[str, float | None] | None = None, override_sources: Mapping[str, str] | None = None,
-            as_of: str | None = None, hardware_files: Sequence[str] = ()) -> Context:
+            as_of: str | None = None, hardware_files: Sequence[str] = (), prices: Sequence[str] = ()) -> Context:
     """Settings for a use case; ``overrides`` (e.g. from CLI flags) replace defaults by name,
-    ``override_sources`` says where each came from (default ``given (name)``)."""
+    ``override_sources`` says where each came from (default ``given (name)``).  ``as_of`` (default
+    today) is the date of the analysis: only prices dated at or before it are used, and amounts
+    given without a date are dated then.  ``prices``: ``CHIP='AMOUNT CUR DATE [unit]'`` strings."""
     cur = check_currency(currency)
     defaults = load_defaults(defaults_file)
     if overrides:
         sources = {k: (override_sources or {}).get(k, f"given ({k})") for k in overrides}
         defaults = defaults.override(overrides, source=sources)
     fx = load_fx(fx_file)
-    day = check_date(as_of, what="--as-of", field="as_of") if as_of else (fx.latest_date() or "2026-01")
+    day = check_date(as_of, what="--as-of", field="as_of") if as_of else _today_date.today().isoformat()
     catalog = load_hardware(list(hardware_files) or None)
-    ctx = Context(cur, defaults, fx, day, catalog, load_systems(hardware=catalog))
+    given = tuple(price_book.parse_given(p, catalog) for p in prices)
+    ctx = Context(cur, defaults, fx, day, catalog, load_systems(hardware=catalog), given=given)
     ctx.add(Item("currency", cur, "", "output currency (given or CNY)"))
-    ctx.add(Item("as_of", day, "date", "date of amounts given without one (default: latest FX row)"))
+    ctx.add(Item("as_of", day, "date", "date of the analysis: prices known by then; amounts given without a "
+                 "date are dated then (default: today)"))
+    for g in given:
+        ctx.add(Item(f"{g.chip} given price", g.money.amount, f"{g.money.currency} per {g.unit} ({g.money.date})",
+                     "given (--price)"))
     return ctx
+
+
+def host_price(ctx: Context) -> price_book.Host:
+    """The host added to card or module prices (defaults.csv, CNY; not recorded until used)."""
+    d = ctx.defaults
+    base = d["host_cny_per_server"]
+    return price_book.Host(Money(base.value, "CNY", base.date or ctx.as_of), d.value("host_cny_per_server_low"),
+                           d.value("host_cny_per_server_high"), f"defaults.csv host_cny_per_server: {base.source}")
 
 
 # --- servers, prices, workloads, performance ----------------------------------------------
@@ -95,12 +112,22 @@ class Server:
     gpus: int
     price: PriceQuote | None
     tdp_w: float
+    quote: price_book.ServerPrice | None = None   # where the price came from (basis, range, flags)
+    host_overhead_w: float | None = None          # None: the default; 0 when tdp_w is all-in (supernode)
+
+
+def _price_quote(sp: price_book.ServerPrice) -> PriceQuote:
+    flags = ", ".join(f for f, on in (("rumoured/unverified", sp.rumoured), ("assumed", sp.assumed)) if on)
+    note = "; ".join(x for x in (f"basis: {sp.basis}", sp.note, flags) if x)
+    return PriceQuote(money=sp.money, unit="server", row=sp.row, description=sp.description, source=sp.source,
+                      gpus=sp.gpus, note=note)
 
 
 def resolve_server(ctx: Context, name: str, *, price: Money | None = None, tdp_w: float | None = None,
                    require_tdp: bool = True) -> Server:
-    """A system id (with its own price) or a chip (latest priced complete server built from it).
-    Without a catalog TDP: an error, or ``tdp_w == 0`` when ``require_tdp`` is False."""
+    """A system id (with its own price) or a chip (its server price known at ``ctx.as_of``, see
+    :mod:`suanli.app.price_book`).  Without a catalog TDP: an error, or ``tdp_w == 0`` when
+    ``require_tdp`` is False.  A supernode is priced per card as an 8-card equivalent."""
     system = ctx.systems.get(name) if name in ctx.systems else None
     if system is None and name not in ctx.catalog:
         raise UnknownHardware(f"unknown server {name!r}: neither a system id nor a chip; closest system ids: "
@@ -108,23 +135,43 @@ def resolve_server(ctx: Context, name: str, *, price: Money | None = None, tdp_w
                             f"{closest_ids(name, {name_key(i): i for i in ctx.catalog.ids()}, most=3)}",
                             field="server")
     chip = ctx.catalog.get(system.gpu_id if system else name)
-    quote = server_price_for(chip.id, ctx.systems, system=system) if price is None else \
-        PriceQuote(money=price, unit="server", row="given", description="server price given by the user",
-                   source="user input")
+    sp: price_book.ServerPrice | None = None
+    if price is not None:
+        quote: PriceQuote | None = PriceQuote(money=price, unit="server", row="given",
+                                              description="server price given by the user", source="user input")
+    else:
+        sp = price_book.server_price(chip.id, catalog=ctx.catalog, systems=ctx.systems, as_of=ctx.as_of,
+                                     host=host_price(ctx), fx=ctx.fx, given=ctx.given if system is None else (),
+                                     only_system=system.id if system else None)
+        if sp is None and system is not None and system.price_mid is not None:
+            ctx.add(Item(f"{system.id} price", system.price_mid, f"{system.currency} ({system.price_date})",
+                         f"not used: dated after as_of {ctx.as_of}"))
+        quote = _price_quote(sp) if sp else None
+        if sp and sp.assumed and "host" in sp.basis:
+            ctx.add(Item("host_cny_per_server", ctx.defaults.value("host_cny_per_server"), "CNY per server",
+                         host_price(ctx).source + " (range " + f"{ctx.defaults.value('host_cny_per_server_low'):,.0f}-"
+                         f"{ctx.defaults.value('host_cny_per_server_high'):,.0f})"))
     gpus = int((quote.gpus if quote and quote.gpus else None) or (system.gpus if system else None)
                or ctx.default("gpus_per_server"))
+    overhead = None
     if tdp_w is not None:
         ctx.add(Item(f"{chip.id} tdp_w", tdp_w, "W per GPU", "given (--tdp-w)"))
+    elif sp is not None and sp.power_w_per_gpu:
+        tdp_w, overhead = sp.power_w_per_gpu, 0.0
+        ctx.add(Item(f"{chip.id} all-in power per card", tdp_w, "W per card (system power / cards; host overhead 0)",
+                     sp.power_source))
     elif chip.tdp_w is not None or require_tdp:
         ctx.add(tdp_item(chip))
-    return Server(system.id if system else chip.id, chip, system, gpus, quote, float(tdp_w or chip.tdp_w or 0))
+    label = system.id if system else (sp.system.id if sp and sp.system and sp.basis == "supernode" else chip.id)
+    return Server(label, chip, system, gpus, quote, float(tdp_w or chip.tdp_w or 0), sp, overhead)
 
 
 def price_of(ctx: Context, s: Server, *, required: bool = True) -> float | None:
     if s.price is None:
         if required:
-            raise InvalidInput(f"no dated server price for {s.label} in the data: give a price, e.g. "
-                               f"--server-price '1280000 CNY 2025-07'", field="server_price")
+            raise InvalidInput(f"no public server price for {s.label} known at {ctx.as_of}: give one, e.g. "
+                               f"'1500000 CNY 2026-01' with --server-price, --vs-price or --option-price",
+                               field="server_price")
         return None
     q = s.price
     return ctx.money(f"{s.label} server price", q.money, "per server",
@@ -139,7 +186,8 @@ def tco_inputs(ctx: Context, s: Server, price: float, *, utilisation: float | No
         residual_fraction=ctx.default("residual_fraction"), financing_rate_annual=ctx.default("financing_rate"),
         utilisation=utilisation if utilisation is not None else ctx.default("utilisation"),
         electricity_price_per_kwh=ctx.default("electricity_cny_per_kwh"), pue=ctx.default("pue"),
-        host_overhead_w_per_server=ctx.default("host_overhead_w_per_server"),
+        host_overhead_w_per_server=(s.host_overhead_w if s.host_overhead_w is not None
+                                    else ctx.default("host_overhead_w_per_server")),
         busy_power_fraction=ctx.default("busy_power_fraction"), idle_power_fraction=ctx.default("idle_power_fraction"),
         hosting_price_per_kw_month=ctx.default("hosting_cny_per_kw_month"),
         hosting_price_per_rack_month=ctx.default("hosting_cny_per_rack_month"),
@@ -157,9 +205,12 @@ def lease_rate(ctx: Context, s: Server, lease: tuple[Money, str] | None) -> tupl
         q = PriceQuote(money=money, unit=unit, row="given", description="lease rate given by the user",
                        source="user input")
     else:
-        q = lease_price_for(s.chip.id, ctx.catalog)
-        if q is None:
+        lp = price_book.lease_price(s.chip.id, catalog=ctx.catalog, as_of=ctx.as_of, given=ctx.given)
+        if lp is None:
             return None
+        flags = ", ".join(f for f, on in (("rumoured/estimate", lp.rumoured), ("assumed", lp.assumed)) if on)
+        q = PriceQuote(money=lp.money, unit=lp.unit, row=lp.row, description=lp.description, source=lp.source,
+                       note="; ".join(x for x in (lp.note, flags) if x))
     rate = ctx.money(f"{s.chip.id} lease rate", q.money, f"per {q.unit.replace('_', '-')}",
                      f"{q.row}: {q.description} [{q.source}]" + (f" ({q.note})" if q.note else ""))
     return rate, q.unit, q
@@ -253,5 +304,5 @@ def perf_item(ctx: Context, c: ChipResult, wl: Workload, speed: float = 1.0) -> 
     return float(c.output_tok_s_per_gpu or 0.0) * speed
 
 
-__all__ = ["Context", "Server", "context", "lease_arg", "lease_rate", "parse_mix", "parse_money", "perf_for", "perf_item", "prefill_share_for",
+__all__ = ["Context", "Server", "context", "host_price", "lease_arg", "lease_rate", "parse_mix", "parse_money", "perf_for", "perf_item", "prefill_share_for",
            "price_of", "resolve_server", "resolve_workload", "tco_inputs"]

@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence
 from suanli.app.econ_context import (Context, Server, context, lease_rate, parse_mix, perf_for, perf_item,
                                      prefill_share_for, price_of, resolve_server, resolve_workload, tco_inputs)
 from suanli.app.econ_data import Item, PriceQuote, Workload
+from suanli.app.availability import status
+from suanli.app.price_book import no_price_reason
 from suanli.econ.fairvalue import FairValueResult, OptionCost, fair_value, mix_gpu_hours_per_request
 from suanli.econ.finance import (LessorResult, breakeven_months, breakeven_utilisation, lease_rate_for_irr,
                                  lessor_cashflows, lessor_economics)
@@ -54,12 +56,16 @@ class ChipCost:
     breakeven_months: float | None = None
     notes: tuple[str, ...] = ()          # economics: missing prices, TDP
     perf_notes: tuple[str, ...] = ()     # from the performance search (assumed specs, calibration)
+    band: tuple[float, float] = (1.0, 1.0)       # the prediction's P10-P90 band (compare's ChipResult.band)
+    server_quote: dict[str, Any] | None = None   # price book: basis, range, rumoured/assumed flags, source
+    lease_quote: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("tco", "owned", "leased")}
         d.update(tco=self.tco.to_dict() if self.tco else None, owned=self.owned.to_dict() if self.owned else None,
                  leased=self.leased.to_dict() if self.leased else None, notes=list(self.notes),
-                 perf_notes=list(self.perf_notes))
+                 perf_notes=list(self.perf_notes), server_quote=self.server_quote, lease_quote=self.lease_quote,
+                 band=list(self.band))
         return d
 
 
@@ -105,6 +111,9 @@ def cost(model: str, chips: Sequence[str] | None = None, *, workload_name: str |
             prefill_share_for(model, c, wl, str((compare_kw or {}).get("engine", "vllm")))
         ctx.add(Item(f"{hw} prefill_share", share, "fraction of GPU time", how))
         notes, price = [], price_of(ctx, s, required=False)
+        av = status(s.chip, ctx.as_of)
+        if not av.obtainable:
+            notes.append(f"not obtainable in China at {ctx.as_of}: {av.reason_text()} [{av.reason.source if av.reason else ''}]")
         tco = owned = leased = None
         u = ctx.default("utilisation")
         if price is not None and s.tdp_w <= 0:
@@ -114,7 +123,8 @@ def cost(model: str, chips: Sequence[str] | None = None, *, workload_name: str |
             owned = cost_per_million_tokens(tco.per_gpu_hour_utilised, output_tok_s_per_gpu=rate, isl=wl.isl,
                                             osl=wl.osl, prefill_share=share, currency=ctx.currency)
         else:
-            notes.append(f"no dated server price for {s.label}: owned cost not computed (give --server-price)")
+            notes.append(no_price_reason(hw, alias_of(ctx, hw), catalog=ctx.catalog, systems=ctx.systems,
+                                         as_of=ctx.as_of, what="server price") + " -- owned cost not computed")
         lz = lease_rate(ctx, s, lease)
         be_u = be_m = None
         if lz is not None:
@@ -124,15 +134,28 @@ def cost(model: str, chips: Sequence[str] | None = None, *, workload_name: str |
             if tco is not None:
                 be_u, be_m = _buy_vs_lease(ctx, tco, lz[0], lz[1], s.gpus)
         else:
-            notes.append(f"no lease price for {hw} in prices.csv (give --lease-cny-gpu-hour)")
+            notes.append(no_price_reason(hw, alias_of(ctx, hw), catalog=ctx.catalog, systems=ctx.systems,
+                                         as_of=ctx.as_of, what="lease price"))
         rows.append(ChipCost(hardware=hw, name=c.name, feasible=True, deployment=c.config.get("description", ""),
                              output_tok_s_per_gpu=rate, ttft_ms=c.ttft_ms, tpot_ms=c.tpot_ms, prefill_share=share,
                              server=s.label, gpus_per_server=s.gpus, server_price=price, tco=tco, owned=owned,
                              lease_rate=lz[0] if lz else None, lease_unit=lz[1] if lz else None, leased=leased,
                              breakeven_utilisation=be_u, breakeven_months=be_m, notes=tuple(notes),
-                             perf_notes=tuple(c.notes)))
+                             perf_notes=tuple(c.notes), band=tuple(c.band), server_quote=s.quote.to_dict() if s.quote else None,
+                             lease_quote=_lease_dict(lz[2]) if lz else None))
     return CostReport(model=model, workload=wl, currency=ctx.currency, chips=tuple(rows),
                       items=tuple(ctx.items.values()))
+
+
+def alias_of(ctx: Context, chip: str) -> str:
+    """The first alias of a chip (what a user types: ``910B``, ``L20``), else its id."""
+    acc = ctx.catalog.get(chip)
+    return acc.aliases[0] if acc.aliases else acc.id
+
+
+def _lease_dict(q: PriceQuote) -> dict[str, Any]:
+    return {"amount": q.money.amount, "currency": q.money.currency, "date": q.money.date, "unit": q.unit,
+            "row": q.row, "description": q.description, "source": q.source, "note": q.note}
 
 
 def _buy_vs_lease(ctx: Context, tco: TcoResult, rate: float, unit: str, gpus: int) -> tuple[float | None, float | None]:
@@ -247,14 +270,15 @@ class FairPriceReport:
     vs_tok_s_per_gpu: tuple[float, ...]
     result: FairValueResult
     items: tuple[Item, ...]
+    notes: tuple[str, ...] = ()      # e.g. an option not obtainable in China at as_of
 
     def explain(self) -> list[tuple[str, Any, str, str]]:
         return [(i.name, i.value, i.unit, i.source) for i in self.items]
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("mix", "result", "items")}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("mix", "result", "items", "notes")}
         d.update(mix=[{**vars(w), "weight": x} for w, x in self.mix], result=self.result.to_dict(),
-                 explain=[i.to_dict() for i in self.items])
+                 explain=[i.to_dict() for i in self.items], notes=list(self.notes))
         return d
 
 
@@ -318,7 +342,12 @@ def fairprice(option: str, vs: str, *, model: str, mix: Sequence[tuple[Workload,
     ctx.add(Item("grid electricity", list(ge), f"{ctx.currency}/kWh",
                  "given" if grid_electricity else "electricity default x 0.5, 0.75, 1, 1.25, 1.5"))
     res = fair_value(xopt, yopt, grid_utilisation=gu, grid_electricity=ge, x_asked_price=asked)
-    return FairPriceReport(model=model, mix=tuple(mix), currency=ctx.currency, option=x.label, vs=y.label,
+    notes = []
+    for srv, role in ((x, "X"), (y, "Y")):
+        av = status(srv.chip, ctx.as_of)
+        if not av.obtainable:
+            notes.append(f"{role} ({srv.chip.id}) was not obtainable in China at {ctx.as_of}: {av.reason_text()}")
+    return FairPriceReport(notes=tuple(notes), model=model, mix=tuple(mix), currency=ctx.currency, option=x.label, vs=y.label,
                            option_gpus_per_server=x.gpus, vs_price=py, vs_basis=basis,
                            option_tok_s_per_gpu=tuple(rx), vs_tok_s_per_gpu=tuple(ry), result=res,
                            items=tuple(ctx.items.values()))

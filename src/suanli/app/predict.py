@@ -1,28 +1,31 @@
 """`predict`: resolve names and defaults, then run the performance model.
 
-This is where catalogs (specs), calibration files and the pure performance
-functions meet; the CLI and the web API call only this.
+This is where catalogs (specs), kernel tables, the runtime calibration and the
+pure performance functions meet; the CLI and the web API call only this.
 """
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from suanli.app.calibration import Calibration, load_calibration
+from suanli.app.platform import platform_for
 from suanli.errors import InsufficientMemory, InvalidInput
-from suanli.perf.efficiency import Efficiency, EngineLimits
-from suanli.perf.hardware import HwParams, hw_params
-from suanli.perf.layout import layout_of
+from suanli.perf.hardware import precision_for
+from suanli.perf.layout import Layout, layout_of
 from suanli.perf.memory import plan_memory
-from suanli.perf.serving import Engine, ServingResult, predict_serving
+from suanli.perf.opcost import Platform
+from suanli.perf.ops import StepLoad, step_ops
+from suanli.perf.serving import Instance, ServingResult, predict_serving
 from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
 from suanli.specs.deployment import ENGINES, Deployment, Workload, validate_deployment
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec, load_model
 from suanli.specs.system import System, SystemCatalog, default_system_for, load_systems
+
+Z90 = 1.2816   # standard-normal quantile of P90: band = exp(+-Z90 sigma)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,8 +33,11 @@ class Prediction:
     """A serving prediction with everything needed to judge it.
 
     Latencies in ms, throughputs in tokens/s per accelerator.  ``band`` gives
-    the P10..P90 range implied by the calibration residuals (same for every
-    metric, applied as a ratio), ``mode`` how the numbers were made.
+    the P10..P90 range (a ratio applied to every metric) from the out-of-sample
+    residuals of the runtime calibration widened by the kernel basis of the
+    ops (measured, transferred or prior); ``mode`` and ``basis`` say how the
+    numbers were made.  ``saturated`` server loads have no finite TTFT
+    (``ttft_ms`` is None) and run at ``capacity_req_s``.
     """
 
     hardware: str
@@ -51,7 +57,7 @@ class Prediction:
     scenario: str
     concurrency: float | None
     request_rate: float | None
-    ttft_ms: float
+    ttft_ms: float | None
     tpot_ms: float
     output_tok_s_per_gpu: float
     total_tok_s_per_gpu: float
@@ -68,6 +74,12 @@ class Prediction:
     bound: str
     system: str
     unverified_hardware: bool
+    num_requests: int | None = None
+    saturated: bool = False
+    capacity_req_s: float = 0.0
+    basis: str = ""
+    kernel_basis: dict[str, str] = field(default_factory=dict)
+    layout_reason: str = ""
     warnings: tuple[str, ...] = ()
     decode_breakdown_ms: dict[str, float] = field(default_factory=dict)
     prefill_breakdown_ms: dict[str, float] = field(default_factory=dict)
@@ -80,30 +92,14 @@ class Prediction:
 
     def range(self, metric: str) -> tuple[float, float]:
         """P10..P90 interval of a metric (times scale with the band, rates inversely)."""
-        value = float(getattr(self, metric))
+        raw = getattr(self, metric)
+        if raw is None:
+            return (math.inf, math.inf)
+        value = float(raw)
         lo, hi = self.band
         if metric.endswith("_ms"):
             return value * lo, value * hi
         return value / hi, value / lo
-
-
-@lru_cache(maxsize=4096)
-def _pick_tp(model: ModelSpec, acc: Accelerator, gpus: int | None, wdt: DType, kdt: DType, engine: str,
-             limits: EngineLimits, isl: float, osl: float) -> int:
-    """Smallest power-of-two TP (dividing the heads and the GPU count) whose
-    instance holds the weights and at least one full sequence; what engines'
-    users do by default.  Cached: every argument is an immutable value."""
-    upper = gpus or 64
-    tp = 1
-    while tp <= upper:
-        if model.num_heads % tp == 0 and (gpus is None or gpus % tp == 0):
-            dep = Deployment(gpus=gpus or tp, tp=tp, weight_dtype=wdt, kv_dtype=kdt, engine=engine)
-            plan = plan_memory(model, dep, memory=acc.memory_bytes, mem_fraction=limits.mem_fraction,
-                               workspace=limits.workspace_bytes, context=isl + osl)
-            if plan.fits:
-                return tp
-        tp *= 2
-    return gpus or 1
 
 
 def infer_scenario(concurrency: float | None, request_rate: float | None, scenario: str | None) -> str:
@@ -121,6 +117,17 @@ def default_weight_dtype(model: ModelSpec, acc: Accelerator) -> DType:
     return DType.parse(model.native_weight_dtype)
 
 
+def default_kv_dtype(engine: str, weight: DType) -> DType:
+    """The KV-cache format an engine runs when none is given.  TensorRT-LLM serves
+    ModelOpt-quantized checkpoints (FP8/NVFP4 weights) with the FP8 KV cache they carry
+    (``kv_cache_quant_algo: FP8`` in NVIDIA's published FP8/FP4 checkpoints' hf_quant_config,
+    ModelOpt ``--kv_cache_qformat fp8`` default); vLLM and SGLang default to ``auto`` = the
+    model's activation dtype (their engine-args docs)."""
+    if engine == "trtllm" and weight in (DType.FP8, DType.FP4, DType.MXFP4):
+        return DType.FP8
+    return DType.BF16
+
+
 @dataclass(frozen=True, kw_only=True)
 class Resolved:
     """A deployment with every name and default resolved: what both the
@@ -130,30 +137,33 @@ class Resolved:
     acc: Accelerator
     dep: Deployment
     wl: Workload
-    hw: HwParams
-    eff: Efficiency
+    lay: Layout
+    pf: Platform
+    compute_dtype: DType
     system: System
     warnings: tuple[str, ...]
+    layout_reason: str = ""
 
-    def engine(self) -> Engine:
-        """The vectorised step-time engine of one instance of this deployment."""
-        return Engine(model=self.spec, lay=layout_of(self.spec, self.dep, self.hw.peak_gemm, self.hw.peak_attn),
-                      hw=self.hw, eff=self.eff, isl=float(self.wl.isl), osl=float(self.wl.osl))
+    def instance(self) -> Instance:
+        """The vectorised step-time model of one instance of this deployment."""
+        return Instance(model=self.spec, lay=self.lay, pf=self.pf, isl=float(self.wl.isl), osl=float(self.wl.osl))
 
 
 def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | None = None,
-            tp: int | None = None, pp: int = 1, ep: int | None = None, dp_attention: int = 1,
+            tp: int | None = None, pp: int | None = None, ep: int | None = None, dp_attention: int | None = None,
             weight_dtype: str | DType | None = None, kv_dtype: str | DType | None = None,
             isl: float = 1024, osl: float = 256, concurrency: float | None = None,
-            request_rate: float | None = None, scenario: str | None = None, engine: str = "vllm",
-            system: str | System | None = None, mode: str = "calibrated",
+            request_rate: float | None = None, scenario: str | None = None, num_requests: int | None = None,
+            engine: str = "vllm", system: str | System | None = None, mode: str = "calibrated",
             catalog: HardwareCatalog | None = None, systems: SystemCatalog | None = None,
             calibration: Calibration | None = None) -> Resolved:
     """Resolve names, defaults and calibration into a :class:`Resolved` deployment.
 
-    Unset layout values follow engine defaults: ``tp`` is the smallest that
-    fits (replicas fill the remaining GPUs), ``ep`` 1 (experts sharded by
-    TP), precisions those of the checkpoint (weights) and BF16 (KV)."""
+    An explicit layout is always honoured.  With ``tp`` unset, the layout an
+    operator would run for the scenario is chosen among those that fit
+    (:mod:`suanli.app.layout_choice`) and ``layout_reason`` says which and
+    why; precisions default to the checkpoint's (weights) and the engine's default KV
+    format (:func:`default_kv_dtype`)."""
     catalog = catalog or load_hardware()
     cal = calibration or load_calibration()
     acc = hardware if isinstance(hardware, Accelerator) else catalog.get(hardware)
@@ -161,82 +171,114 @@ def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
     if engine not in ENGINES:
         raise InvalidInput(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}", field="engine")
     wdt = DType.parse(weight_dtype, field="weight_dtype") if weight_dtype else default_weight_dtype(spec, acc)
-    kdt = DType.parse(kv_dtype, field="kv_dtype") if kv_dtype else DType.BF16
+    kdt = DType.parse(kv_dtype, field="kv_dtype") if kv_dtype else default_kv_dtype(engine, wdt)
     if kdt not in (DType.BF16, DType.FP16, DType.FP8, DType.FP32):
         raise InvalidInput(f"--kv-dtype must be bf16, fp16 or fp8, got {kdt.value}", field="kv_dtype")
     wl = Workload(isl=isl, osl=osl, scenario=infer_scenario(concurrency, request_rate, scenario),
-                  concurrency=concurrency, request_rate=request_rate)
-    if tp is None:
-        if ep and ep > 1:
-            tp = ep if gpus is None else min(ep, gpus)
-        else:
-            tp = _pick_tp(spec, acc, gpus, wdt, kdt, engine, cal.limits_for(engine, acc.memory_gb or 0.0, acc.id),
-                          float(isl), float(osl))
+                  concurrency=concurrency, request_rate=request_rate, num_requests=num_requests)
+    systems = systems or load_systems()
+    sysobj = system if isinstance(system, System) else (systems.get(system) if system else
+                                                        default_system_for(acc, systems))
+    pf, warnings = platform_for(acc, engine, sysobj, mode=mode, calibration=cal)
+    prec, compute, prec_warn = precision_for(spec, acc, wdt, kdt)
+    warnings = list(acc.flags()) + warnings + prec_warn
+    reason = ""
+    # blank TP: the whole layout is chosen; TP given but EP and attention-DP blank for a large
+    # MoE model on SGLang / TensorRT-LLM (whose guides run them with EP + attention-DP): those two
+    moe_blank = (tp is not None and ep is None and dp_attention is None and spec.is_moe
+                 and engine in ("sglang", "trtllm"))
+    if tp is None or moe_blank:
+        from suanli.app.layout_choice import choose_layout
+        choice = choose_layout(spec, pf, prec, wl, engine=engine, gpus=gpus, tp=tp, pp=pp, ep=ep,
+                               dp_attention=dp_attention)
+        tp, pp, ep, dp_attention, gpus, reason = (choice.tp, choice.pp, choice.ep, choice.dp_attention, choice.gpus,
+                                                  choice.reason)
+    pp = pp or 1
     ep = ep or 1
+    dp_attention = dp_attention or 1
     if gpus is None:
         gpus = max(tp, ep) * pp
     dep = Deployment(gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention, weight_dtype=wdt,
                      kv_dtype=kdt, engine=engine)
     validate_deployment(dep, spec)
-
-    systems = systems or load_systems()
-    sysobj = system if isinstance(system, System) else (systems.get(system) if system else
-                                                        default_system_for(acc, systems))
-    node = sysobj.gpus if sysobj.gpus and sysobj.gpus >= 1 else None
-    hw, warnings = hw_params(acc, wdt, scaleout_bw=sysobj.scaleout_bw, node_size=node)
-    eff = cal.efficiency_for(acc, engine, mode=mode)
-    warnings = list(acc.flags()) + warnings
-    if eff.mode == "family-default":
-        warnings.append(f"{acc.id}: {eff.provenance.split(';')[0]}")
-    elif "none on this chip" in eff.provenance:
-        warnings.append(f"{acc.id} has no calibration cases of its own: family {acc.family} efficiencies used")
-    if dep.instance_gpus > hw.node_size:
-        warnings.append(f"one instance spans {math.ceil(dep.instance_gpus / hw.node_size)} nodes of "
-                        f"{hw.node_size}: cross-node traffic uses {sysobj.id}'s scale-out network "
+    if dep.instance_gpus > pf.hw.node_size:
+        warnings.append(f"one instance spans {math.ceil(dep.instance_gpus / pf.hw.node_size)} nodes of "
+                        f"{pf.hw.node_size}: cross-node traffic uses {sysobj.id}'s scale-out network "
                         f"({sysobj.scaleout_gbps_per_gpu:g} Gb/s per GPU)")
-    return Resolved(spec=spec, acc=acc, dep=dep, wl=wl, hw=hw, eff=eff, system=sysobj, warnings=tuple(warnings))
+    return Resolved(spec=spec, acc=acc, dep=dep, wl=wl, lay=layout_of(dep, prec), pf=pf, compute_dtype=compute,
+                    system=sysobj, warnings=tuple(warnings), layout_reason=reason)
+
+
+def kernel_basis(r: Resolved, breakdown: dict[str, float]) -> tuple[str, dict[str, str], float]:
+    """(dominant basis, basis per op kind, excess kernel log-sd) of a step breakdown:
+    the basis of the op kind that takes the most time, and the time-weighted
+    extra uncertainty of ops whose kernels were transferred or assumed."""
+    if r.pf.speed_of_light:
+        return "roofline", {}, 0.0
+    kinds = r.pf.kernels.basis
+    kind_of = {op.name: op.kind for op in step_ops(r.spec, r.lay, StepLoad(n_dec=1.0, ctx_dec=1.0), r.lay.prec)}
+    total = sum(breakdown.values()) or 1.0
+    by_kind: dict[str, float] = {}
+    for name, t in breakdown.items():
+        kind = kind_of.get(name)
+        if kind in kinds and t > 0:
+            by_kind[kind] = by_kind.get(kind, 0.0) + t
+    if not by_kind:
+        return "", {}, 0.0
+    top = max(by_kind, key=lambda k: by_kind[k])
+    excess = sum(t / total * max(0.0, r.pf.kernels.rel_sigma(k) - MEASURED_SIGMA) for k, t in by_kind.items())
+    return kinds.get(top, ""), {k: kinds[k] for k in sorted(by_kind, key=lambda k: -by_kind[k])}, excess
+
+
+# typical error of a measured kernel table inside its grid (docs/kernel-transfer.md)
+MEASURED_SIGMA = 0.08
 
 
 def predict(model: str | ModelSpec, hardware: str | Accelerator, *, strict_fit: bool = True,
             **kwargs: Any) -> Prediction:
     """Predict serving performance of ``model`` on ``hardware`` (keyword
     arguments as :func:`resolve`: gpus, tp, pp, ep, dp_attention, weight_dtype,
-    kv_dtype, isl, osl, concurrency, request_rate, scenario, engine, system,
-    mode, catalog, systems, calibration).
+    kv_dtype, isl, osl, concurrency, request_rate, scenario, num_requests,
+    engine, system, mode, catalog, systems, calibration).
 
     Raises a :class:`~suanli.errors.SuanliError` for bad input; with
     ``strict_fit`` a deployment that does not fit raises
     :class:`~suanli.errors.InsufficientMemory` saying by how much.
     """
     r = resolve(model, hardware, **kwargs)
-    spec, acc, dep, wl, hw, eff, sysobj = r.spec, r.acc, r.dep, r.wl, r.hw, r.eff, r.system
+    spec, acc, dep, wl, pf = r.spec, r.acc, r.dep, r.wl, r.pf
     warnings = list(r.warnings)
-    gpus, tp, pp, ep, dp_attention, engine = dep.gpus, dep.tp, dep.pp, dep.ep, dep.dp_attention, dep.engine
-    wdt, kdt = dep.weight_dtype, dep.kv_dtype
-    isl, osl, concurrency, request_rate = wl.isl, wl.osl, wl.concurrency, wl.request_rate
-    res: ServingResult = predict_serving(spec, dep, hw, eff, wl)
+    res: ServingResult = predict_serving(spec, r.lay, pf, wl)
     fits = res.memory.fits and not any(w.startswith("does not fit") for w in res.warnings)
+    lim = pf.runtime.limits
     if strict_fit and not fits:
-        short = plan_memory(spec, dep, memory=hw.memory, mem_fraction=eff.limits.mem_fraction,
-                            workspace=eff.limits.workspace_bytes, context=wl.isl + wl.osl).shortfall
+        short = float(plan_memory(spec, r.lay, memory=pf.hw.memory, mem_fraction=lim.mem_fraction,
+                                  workspace=lim.workspace_bytes, context=wl.isl + wl.osl).shortfall)
         raise InsufficientMemory(
-            f"{spec.id} ({wdt.value}) does not fit on {acc.id} with tp={tp} pp={pp}: "
+            f"{spec.id} ({dep.weight_dtype.value}) does not fit on {acc.id} with tp={dep.tp} pp={dep.pp}: "
             f"{short / 1e9:.1f} GB per accelerator short (weights {res.memory.weights / 1e9:.1f} GB of "
             f"{res.memory.capacity / 1e9:.1f} GB usable); use more GPUs, a larger --tp/--pp or a smaller --weight-dtype")
     kv_used = res.memory.kv_per_seq * res.batch / max(1, dep.attn_dp)
     tpot = res.tpot_s
+    basis, per_kind, excess = kernel_basis(r, res.decode_breakdown)
+    sigma = math.hypot(pf.runtime.sigma, excess)
+    band = (math.exp(-Z90 * sigma), math.exp(Z90 * sigma))
+    if r.layout_reason:
+        warnings.append(r.layout_reason)
     return Prediction(
-        hardware=acc.id, model=spec.id, engine=engine, gpus=gpus, tp=tp, pp=pp, ep=ep,
-        dp_attention=dp_attention, replicas=dep.replicas, weight_dtype=wdt.value, kv_dtype=kdt.value,
-        compute_dtype=hw.compute_dtype.value, isl=float(isl), osl=float(osl), scenario=wl.scenario,
-        concurrency=concurrency, request_rate=request_rate,
-        ttft_ms=res.ttft_s * 1e3, tpot_ms=tpot * 1e3,
+        hardware=acc.id, model=spec.id, engine=dep.engine, gpus=dep.gpus, tp=dep.tp, pp=dep.pp, ep=dep.ep,
+        dp_attention=dep.dp_attention, replicas=dep.replicas, weight_dtype=dep.weight_dtype.value,
+        kv_dtype=dep.kv_dtype.value, compute_dtype=r.compute_dtype.value, isl=float(wl.isl), osl=float(wl.osl),
+        scenario=wl.scenario, concurrency=wl.concurrency, request_rate=wl.request_rate, num_requests=wl.num_requests,
+        ttft_ms=None if res.ttft_s is None else res.ttft_s * 1e3, tpot_ms=tpot * 1e3,
         output_tok_s_per_gpu=res.output_tok_s_per_gpu, total_tok_s_per_gpu=res.total_tok_s_per_gpu,
         input_tok_s_per_gpu=res.input_tok_s_per_gpu, tok_s_per_user=1.0 / tpot if tpot > 0 else 0.0,
-        batch_per_instance=res.batch, fits=fits, weights_gb_per_gpu=res.memory.weights / 1e9,
-        kv_gb_per_gpu=kv_used / 1e9, max_concurrency=res.max_concurrency, mode=eff.mode,
-        provenance=eff.provenance, band=eff.band, bound=res.bound, system=sysobj.id,
-        unverified_hardware=acc.unverified, warnings=tuple(dict.fromkeys(warnings + list(res.warnings))),
+        batch_per_instance=res.batch, fits=fits, weights_gb_per_gpu=float(res.memory.weights) / 1e9,
+        kv_gb_per_gpu=float(kv_used) / 1e9, max_concurrency=res.max_concurrency, mode=pf.runtime.mode,
+        provenance=pf.runtime.provenance, band=band, bound=res.bound, system=r.system.id,
+        unverified_hardware=acc.unverified, saturated=res.saturated, capacity_req_s=res.capacity_req_s,
+        basis=basis, kernel_basis=per_kind, layout_reason=r.layout_reason,
+        warnings=tuple(dict.fromkeys(warnings + list(res.warnings))),
         decode_breakdown_ms={k: v * 1e3 for k, v in res.decode_breakdown.items()},
         prefill_breakdown_ms={k: v * 1e3 for k, v in res.prefill_breakdown.items()},
     )

@@ -219,7 +219,7 @@ def simulate(model: str, hardware: str, *, request_rate: float | None = None, du
         _check_lengths(osl_dist, "osl")
 
     r = resolve(model, hardware, isl=isl, osl=osl, request_rate=rate, scenario="server", **deployment)
-    eng = r.engine()
+    eng = r.instance()
     cfg = sim_config(eng, prefix_hit_rate=prefix_hit_rate)
     table = step_table(eng, cfg.max_seqs, cfg.max_batched_tokens)
     replicas = r.dep.replicas
@@ -251,7 +251,7 @@ def simulate(model: str, hardware: str, *, request_rate: float | None = None, du
         engine=r.dep.engine, arrival="trace" if trace is not None else arrival, request_rate=rate,
         requests=int(merged.ttft_s.size), seed=seed, summary=summ,
         output_tok_s_per_gpu=out_rate / sim_gpus, total_tok_s_per_gpu=total_rate / sim_gpus,
-        mode=f"simulated ({r.eff.mode} step times)", provenance=r.eff.provenance, warnings=tuple(warnings),
+        mode=f"simulated ({r.pf.runtime.mode} step times)", provenance=r.pf.runtime.provenance, warnings=tuple(warnings),
         unverified_hardware=r.acc.unverified, result=merged)
 
 

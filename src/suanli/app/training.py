@@ -217,7 +217,7 @@ def training_hardware(acc: Accelerator, dtype: DType, system: System) -> tuple[T
         raise UnsupportedDType(f"{acc.id} publishes no {dtype.value} tensor throughput; train in "
                                f"{'bf16' if dtype == DType.FP8 else 'another --dtype'}", field="dtype")
     node = system.gpus if system.gpus and system.gpus >= 1 else None
-    hw, warnings = hw_params(acc, DType.BF16, scaleout_bw=system.scaleout_bw, node_size=node)
+    hw, warnings = hw_params(acc, scaleout_bw=system.scaleout_bw, node_size=node)
     return TrainHardware(peak_flops=float(peak), peak_attn=hw.peak_attn, memory=acc.memory_bytes,
                          mem_bw=acc.mem_bw, link_bw=hw.link_bw, scaleout_bw=system.scaleout_bw,
                          node_size=hw.node_size, link_latency_s=hw.link_latency_s,

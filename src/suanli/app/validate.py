@@ -42,6 +42,7 @@ def metric_family(metric: str) -> str:
 @dataclass(frozen=True, kw_only=True)
 class CaseResult:
     case_id: str
+    source_group: str
     hardware: str
     model: str
     engine: str
@@ -108,18 +109,17 @@ def per_die(acc: Accelerator, dies: int = 2) -> Accelerator:
                    scaleup_bw_gbs_bidir=half(acc.scaleup_bw_gbs_bidir))
 
 
-def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: SystemCatalog,
-                 calibration: Calibration, simulate_server: bool = True) -> tuple[Prediction, float]:
-    """Predict one case row; returns the prediction and the predicted metric value.
-    ``server`` cases run through the request-level simulator unless
-    ``simulate_server`` is False (the analytical queueing approximation)."""
+def case_inputs(row: dict[str, str], *, catalog: HardwareCatalog, systems: SystemCatalog,
+                calibration: Calibration) -> tuple[Any, Accelerator, dict[str, Any]]:
+    """(model, accelerator, keyword arguments of :func:`suanli.app.predict.predict`) of a case row.
+    Raises ValueError / SuanliError for a row that cannot be predicted."""
     metric = row["metric"].strip()
     if metric not in METRIC_ATTR:
         raise ValueError(f"unknown metric {metric!r}")
     scenario = row["scenario"].strip()
-    if scenario == "offline" and metric == "ttft_ms":
-        raise ValueError("offline TTFT depends on the burst size (requests queued), which the schema "
-                         "does not carry")
+    num_requests = _opt_int(row, "num_requests")
+    if scenario == "offline" and metric == "ttft_ms" and not num_requests:
+        raise ValueError("offline TTFT depends on the burst size; the row gives no num_requests")
     acc = catalog.get(row["hardware"].strip())
     if "gpus counts NPU dies" in (row.get("notes") or ""):
         acc = per_die(acc)
@@ -127,48 +127,77 @@ def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: Syst
     if gpus is None:
         raise ValueError("required field gpus is empty")
     tp, pp, ep, dp = (_opt_int(row, k) for k in ("tp", "pp", "ep", "dp_attention"))
-    pp = pp or 1
-    if tp is not None and gpus % (max(tp, ep or 1) * pp):
-        raise ValueError(f"gpus {gpus} is not a multiple of tp x pp = {max(tp, ep or 1) * pp}; the layout "
+    if tp is not None and gpus % (max(tp, ep or 1) * (pp or 1)):
+        raise ValueError(f"gpus {gpus} is not a multiple of tp x pp = {max(tp, ep or 1) * (pp or 1)}; the layout "
                          f"(prefill/decode roles?) is not stated precisely enough")
-    deployment = dict(gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp or 1,
-                      weight_dtype=row["weight_dtype"].strip(),
-                      kv_dtype=(row.get("kv_dtype") or "").strip() or None, engine=row["engine"].strip(),
-                      catalog=catalog, systems=systems, calibration=calibration)
     model = load_model(row["model"].strip())
-    isl, osl = _req_float(row, "isl"), _req_float(row, "osl")
-    pred = predict(model, acc, isl=isl, osl=osl, concurrency=_opt_float(row, "concurrency"),
-                   request_rate=_opt_float(row, "request_rate"), scenario=scenario, strict_fit=False, **deployment)
-    if scenario == "server" and simulate_server:
-        sim = _server_simulation(model, acc, pred, deployment, calibration)
+    kwargs = dict(gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp, weight_dtype=row["weight_dtype"].strip(),
+                  kv_dtype=(row.get("kv_dtype") or "").strip() or None, engine=row["engine"].strip(),
+                  isl=_req_float(row, "isl"), osl=_req_float(row, "osl"),
+                  concurrency=_opt_float(row, "concurrency"), request_rate=_opt_float(row, "request_rate"),
+                  scenario=scenario, num_requests=num_requests,
+                  catalog=catalog, systems=systems, calibration=calibration)
+    return model, acc, kwargs
+
+
+def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: SystemCatalog,
+                 calibration: Calibration, simulate_server: bool = True) -> tuple[Prediction, float]:
+    """Predict one case row; returns the prediction and the predicted metric value.
+    ``server`` cases run through the request-level simulator unless
+    ``simulate_server`` is False (the analytical queueing approximation); a
+    server load the deployment cannot sustain is reported as saturated, and
+    its TTFT is not predicted (no finite mean exists)."""
+    model, acc, kwargs = case_inputs(row, catalog=catalog, systems=systems, calibration=calibration)
+    metric, scenario = row["metric"].strip(), kwargs["scenario"]
+    pred = predict(model, acc, strict_fit=False, **kwargs)
+    if scenario == "server" and pred.saturated and metric == "ttft_ms":
+        raise ValueError(f"predicted saturated: {pred.request_rate:g} req/s exceeds the predicted capacity "
+                         f"{pred.capacity_req_s:.3g} req/s (no finite TTFT)")
+    if scenario == "server" and simulate_server and not pred.saturated:
+        deployment = {k: v for k, v in kwargs.items() if k in _DEPLOYMENT}
+        layout = dict(deployment, tp=pred.tp, pp=pred.pp, ep=pred.ep, dp_attention=pred.dp_attention)
+        sim = _server_simulation(model, acc, pred, layout, calibration, kwargs["num_requests"])
+        isl, osl = kwargs["isl"], kwargs["osl"]
         value = {"output_tok_s": sim.output_tok_s_per_gpu, "total_tok_s": sim.total_tok_s_per_gpu,
                  "input_tok_s": sim.output_tok_s_per_gpu * isl / osl,
                  "ttft_ms": sim.summary["ttft_s"]["mean"] * 1e3, "tpot_ms": sim.summary["tpot_s"]["mean"] * 1e3}
         return pred, float(value[metric])
-    return pred, float(getattr(pred, METRIC_ATTR[metric]))
+    value = getattr(pred, METRIC_ATTR[metric])
+    if value is None:
+        raise ValueError(f"no {metric} predicted for this scenario")
+    return pred, float(value)
 
 
-# Server cases run through the request-level simulator (issue 3: it replaces the queueing
-# approximation).  One replica is simulated (the others are statistically identical under a
-# random split of Poisson arrivals), long enough that warm-up and drain do not matter: at
-# least 60 s of arrivals and 10 analytical end-to-end latencies, 2,000..10,000 requests.
+_DEPLOYMENT = ("gpus", "tp", "pp", "ep", "dp_attention", "weight_dtype", "kv_dtype", "engine", "catalog", "systems",
+               "calibration")
+
+
+# Server cases run through the request-level simulator.  One replica is simulated (the
+# others are statistically identical under a random split of Poisson arrivals): the
+# case's own number of requests when it gives one, else a run long enough that warm-up
+# and drain do not matter (at least 60 s of arrivals and 10 analytical end-to-end
+# latencies, 2,000..10,000 requests).
 SIM_MIN_REQUESTS, SIM_MAX_REQUESTS, SIM_MIN_SPAN_S = 2_000, 10_000, 60.0
 
 
 def _server_simulation(model: Any, acc: Accelerator, pred: Prediction, deployment: dict[str, Any],
-                       calibration: Calibration) -> Any:
+                       calibration: Calibration, num_requests: int | None = None) -> Any:
     from suanli.app.simulate import simulate
 
-    key = ("server-sim", model.id, acc, pred.isl, pred.osl, pred.request_rate,
+    key = ("server-sim", model.id, acc, pred.isl, pred.osl, pred.request_rate, num_requests,
            tuple(sorted((k, v) for k, v in deployment.items() if k not in ("catalog", "systems", "calibration"))))
     cache = calibration._cache
     if key in cache:
         return cache[key]
     rate = float(pred.request_rate or 0.0)
-    e2e = (pred.ttft_ms + (pred.osl - 1.0) * pred.tpot_ms) / 1e3
-    per_replica = rate / max(1, pred.replicas)
-    n = int(min(SIM_MAX_REQUESTS, max(SIM_MIN_REQUESTS, per_replica * max(SIM_MIN_SPAN_S, 10.0 * e2e))))
-    sim = simulate(model, acc, request_rate=rate, n_requests=n * pred.replicas, isl=pred.isl, osl=pred.osl,
+    e2e = ((pred.ttft_ms or 0.0) + (pred.osl - 1.0) * pred.tpot_ms) / 1e3
+    replicas = max(1, pred.replicas)
+    per_replica = rate / replicas
+    if num_requests:
+        n = max(1, min(SIM_MAX_REQUESTS, int(round(num_requests / replicas))))
+    else:
+        n = int(min(SIM_MAX_REQUESTS, max(SIM_MIN_REQUESTS, per_replica * max(SIM_MIN_SPAN_S, 10.0 * e2e))))
+    sim = simulate(model, acc, request_rate=rate, n_requests=n * replicas, isl=pred.isl, osl=pred.osl,
                    replicas_to_simulate=1, seed=0, **deployment)
     cache[key] = sim
     return sim
@@ -240,7 +269,7 @@ def validate(source: str | os.PathLike[str] | io.TextIOBase, *, catalog: Hardwar
     seen: set[str] = set()
     for i, (line, row) in enumerate(rows):
         cid = (row.get("case_id") or "").strip() or f"line-{line}"
-        base = dict(case_id=cid, hardware=(row.get("hardware") or "").strip(), model=(row.get("model") or "").strip(),
+        base = dict(case_id=cid, source_group=(row.get("source_group") or "").strip(), hardware=(row.get("hardware") or "").strip(), model=(row.get("model") or "").strip(),
                     engine=(row.get("engine") or "").strip(), scenario=(row.get("scenario") or "").strip(),
                     metric=(row.get("metric") or "").strip(), line=line)
         measured: float | None = None

@@ -137,7 +137,11 @@ def prediction(console: Console, pred: Prediction) -> None:
     table.add_column(f"P10-P90 (x{lo:g}..x{hi:g})", justify="right")
     table.add_column("unit")
     for attr, label, unit, digits, ranged in _HEADLINE:
-        value = float(getattr(pred, attr))
+        raw = getattr(pred, attr)
+        if raw is None:   # saturated load: no finite mean TTFT
+            table.add_row(label, "[bold red]saturated[/]", DASH, f"queue grows (capacity {num(pred.capacity_req_s, 2)} req/s)")
+            continue
+        value = float(raw)
         band = DASH
         if ranged:
             low, high = pred.range(attr)
@@ -150,7 +154,9 @@ def prediction(console: Console, pred: Prediction) -> None:
 
     console.print(breakdown_table(pred.decode_breakdown_ms, pred.prefill_breakdown_ms))
     console.print(f"bound by: {pred.bound}")
-    console.print(f"mode: [bold]{pred.mode}[/]", highlight=False)
+    basis = ", ".join(f"{k} {v}" for k, v in pred.kernel_basis.items())
+    console.print(f"mode: [bold]{pred.mode}[/]; kernel basis: {_escape(basis or pred.basis or DASH)}",
+                  highlight=False, soft_wrap=True)
     console.print(f"provenance: {_escape(pred.provenance)}", soft_wrap=True)
     _warnings(console, pred.warnings)
 
@@ -310,6 +316,25 @@ def hardware_detail(console: Console, acc: Accelerator, systems: Iterable[System
             value = getattr(acc, name, None)
             shown = plain(value) if isinstance(value, float) else str(value)
             console.print(f"[yellow]  {name} = {_escape(shown)}: {_escape(why)}[/]")
+
+
+_EFFECT = {"open": "[green]on sale[/]", "restricted": "[yellow]restricted[/]", "grey": "[red]grey only[/]",
+           "none": "[red]not on sale[/]", "caveat": "[yellow]caveat[/]", "note": "[dim]note[/]"}
+
+
+def availability(console: Console, events: Iterable[Any], now: Any) -> None:
+    """The availability timeline in China and the state at the chosen date."""
+    table = Table(title="Availability in China (what decides whether a buyer can obtain it)", title_justify="left")
+    for name in ("date", "effect", "event", "source"):
+        table.add_column(name, overflow="fold", no_wrap=name == "date")
+    for e in events:
+        event = _escape(e.event) + (f" [dim]({_escape(e.note)})[/]" if e.note else "") + \
+            (" [yellow](date assumed)[/]" if e.assumed else "") + (" [yellow](rumoured/low-reliability source)[/]"
+                                                                    if e.rumoured else "")
+        table.add_row(e.date or "undated", _EFFECT.get(e.effect, e.effect), event, _escape(e.source))
+    console.print(table)
+    colour = "green" if now.obtainable else "red"
+    console.print(f"[bold]as of {now.as_of}:[/] [{colour}]{_escape(now.reason_text())}[/]", soft_wrap=True)
 
 
 # --- models -------------------------------------------------------------------------------

@@ -140,6 +140,10 @@ def fairprice(con: Console, rep: Any) -> None:
     for u, row in zip(r.grid_utilisation, r.grid_fair_price):
         t.add_row(pct(u), *(num(p, 0) for p in row))
     con.print(t)
+    for n in getattr(rep, "notes", ()):
+        con.print(f"[yellow]! {escape(n)}[/]", soft_wrap=True)
+    con.print("[dim]One fair value against the cheapest obtainable alternative, with a P10-P90 range: suanli report "
+              "(or /fairprice on the web).[/]")
 
 
 def _tok(values: Any) -> str:

@@ -17,7 +17,11 @@ def _flag(hw: str, unverified: bool) -> str:
     return f"{hw} [yellow](unverified specs)[/]" if unverified else hw
 
 
-def comparison(res: Any, plot: Path | None) -> None:
+_STATE = {"official": "[green]yes[/]", "restricted": "[yellow]restricted[/]", "grey": "[red]grey only[/]",
+          "none": "[red]not on sale[/]"}
+
+
+def comparison(res: Any, plot: Path | None, *, avail: dict[str, Any] | None = None, as_of: str = "") -> None:
     con = stdout_console()
     sla = []
     if res.ttft_ms is not None:
@@ -31,6 +35,8 @@ def comparison(res: Any, plot: Path | None) -> None:
     cols = ["#", "chip", "deployment", "tok/s/GPU", "tok/s/user", "TTFT ms", "TPOT ms"]
     if res.request_rate:
         cols += ["GPUs", "servers"]
+    if avail:
+        cols.append(f"China {as_of}")
     for c in cols:
         t.add_column(c, justify="left" if c in ("chip", "deployment") else "right", overflow="fold")
     rank = 0
@@ -49,8 +55,17 @@ def comparison(res: Any, plot: Path | None) -> None:
             row = ["–", _flag(c.hardware, c.unverified), why, DASH, DASH, DASH, DASH]
             if res.request_rate:
                 row += [DASH, DASH]
+        if avail:
+            a = avail.get(c.hardware)
+            row.append(_STATE.get(a.state, a.state) if a else DASH)
         t.add_row(*row)
     con.print(t)
+    if avail:
+        for c in res.chips:
+            a = avail.get(c.hardware)
+            if a is not None and not a.obtainable:
+                con.print(f"[red]{c.hardware}[/] not obtainable in China at {as_of}: {a.reason_text()} "
+                          f"[dim]({a.reason.source if a.reason else ''})[/]", soft_wrap=True)
     modes = sorted({f"{c.hardware}: {c.mode}" for c in res.chips if c.mode and c.mode != "calibrated"})
     con.print("[dim]Predictions: calibrated roofline per op (see `suanli validate`); "
               "P10–P90 band per chip in --json.[/]")

@@ -25,11 +25,12 @@ def dealer_plan(
     owner: Annotated[Optional[str], typer.Option("--owner", help="Inventory owner in the database.")] = None,
     inventory: Annotated[Optional[Path], typer.Option("--inventory", metavar="FILE",
                                                       help="CSV/JSON: quantity,unit_cost,currency[,financing_rate].")] = None,
-    units: Annotated[Optional[int], typer.Option("--units")] = None,
+    units: Annotated[Optional[int], typer.Option("--units", help="Units (GPUs/cards) in stock (or --inventory).")] = None,
     unit_cost: Annotated[Optional[float], typer.Option("--unit-cost", help="Per unit, in --currency.")] = None,
     financing_rate: Annotated[Optional[float], typer.Option("--financing-rate", help="Per year, e.g. 0.06.")] = None,
     lease_rate: Annotated[float, typer.Option("--lease-rate", help="Lease income per unit-week at 100 % use.")] = 0.0,
-    lease_utilisation: Annotated[float, typer.Option("--lease-utilisation")] = 0.0,
+    lease_utilisation: Annotated[float, typer.Option("--lease-utilisation", help="Fraction of lease weeks that pay "
+                                                     "(0-1); lease income = rate x utilisation.")] = 0.0,
     lease_max_units: Annotated[Optional[int], typer.Option("--lease-max-units", help="Lease demand cap.")] = None,
     storage_cost: Annotated[float, typer.Option("--storage-cost", help="Per unit-week.")] = 0.0,
     currency: Annotated[str, typer.Option(help="CNY or USD (all amounts).")] = "CNY",
@@ -37,11 +38,18 @@ def dealer_plan(
     scenario_file: Annotated[Optional[list[Path]], typer.Option("--scenario-file", help="JSON scenario(s).")] = None,
     weeks: Annotated[int, typer.Option(help="Horizon in weeks.")] = 52,
     paths: Annotated[int, typer.Option(help="Price paths (scenarios are mixed equally).")] = 200,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed of the price paths.")] = 0,
     plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png|FILE.html")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """NPV-maximising weekly plan: units to sell, hold or lease out, under price scenarios."""
+    """NPV-maximising weekly plan: units to sell, hold or lease out, under price scenarios.
+
+    Example (a plan that leases, sells and holds): 1,000 cards bought at 120,000 CNY, offered at 130,000, 40
+    sellable a week, lease demand for 300 at 1,500 CNY per unit-week, 80 % let:
+
+    suanli dealer plan --units 1000 --unit-cost 120000 --financing-rate 0.06 --price 130000
+    --weekly-sell-capacity 40 --lease-rate 1500 --lease-utilisation 0.8 --lease-max-units 300 --plot plan.png
+    """
     from suanli.app.dealer import dealer_plan as run_plan
     from suanli.cli import _render_search
 

@@ -25,7 +25,12 @@ DefaultsOpt = Annotated[Optional[Path], typer.Option("--defaults", metavar="FILE
                                                           "overriding the bundled sourced defaults.")]
 FxOpt = Annotated[Optional[Path], typer.Option("--fx", metavar="FILE", help="Extra FX rows (date,base,quote,rate,source).")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", metavar="DATE",
-                                                help="Date of amounts given without one (default: latest FX row).")]
+                                                help="Date of the analysis (default today): only prices known then "
+                                                     "are used; amounts given without a date are dated then.")]
+PriceOpt = Annotated[Optional[list[str]], typer.Option(
+    "--price", metavar="CHIP='AMOUNT CUR DATE [unit]'",
+    help="A price for a chip without a public one (repeatable): an 8-card server, or per 'card', "
+         "'gpu-hour' or 'server-month'.")]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="List every input and sourced default used.")]
 ElecOpt = Annotated[F, typer.Option("--electricity-cny-kwh", help="Electricity price, CNY/kWh (default 0.63).")]
 PueOpt = Annotated[F, typer.Option("--pue", help="Power usage effectiveness (default 1.3).")]
@@ -62,12 +67,13 @@ _DEFAULT_FLAGS = (
 
 
 def _context(currency: str, defaults: Path | None, fx: Path | None, as_of: str | None, values: tuple[F, ...],
-             hardware_file: list[Path] | None = None) -> Any:
+             hardware_file: list[Path] | None = None, prices: list[str] | None = None) -> Any:
     from suanli.app.econ_context import context
     overrides = {name: v for (name, _), v in zip(_DEFAULT_FLAGS, values) if v is not None}
     sources = {name: f"flag {flag}" for name, flag in _DEFAULT_FLAGS}
     return context(currency=currency, defaults_file=defaults, fx_file=fx, overrides=overrides,
-                   override_sources=sources, as_of=as_of, hardware_files=[str(p) for p in hardware_file or []])
+                   override_sources=sources, as_of=as_of, hardware_files=[str(p) for p in hardware_file or []],
+                   prices=prices or ())
 
 
 def _money(text: str | None, field: str) -> Any:
@@ -102,6 +108,7 @@ def cost(
                                                         help="Server price (one chip), e.g. '1280000 CNY 2025-07'.")] = None,
     lease_cny_gpu_hour: LeaseHourOpt = None, lease_cny_server_month: LeaseMonthOpt = None,
     prefill_share: Annotated[F, typer.Option("--prefill-share", help="GPU-time share of prefill (input/output split).")] = None,
+    price: PriceOpt = None,
     currency: CurrencyOpt = "CNY", defaults: DefaultsOpt = None, fx: FxOpt = None, as_of: AsOfOpt = None,
     electricity_cny_kwh: ElecOpt = None, pue: PueOpt = None, life_years: LifeOpt = None, residual: ResidualOpt = None,
     financing_rate: FinOpt = None, utilisation: UtilOpt = None, hosting_cny_kw_month: HostKwOpt = None,
@@ -119,7 +126,7 @@ def cost(
     ctx = _context(currency, defaults, fx, as_of, (
         electricity_cny_kwh, pue, life_years, residual, financing_rate, utilisation, hosting_cny_kw_month,
         hosting_cny_rack_month, servers_per_rack, maintenance, host_overhead_w, busy_power, idle_power,
-        discount_rate), hardware_file)
+        discount_rate), hardware_file, price)
     rep = run_cost(model, _split(hardware, "--hardware"), workload_name=workload, isl=isl, osl=osl, ttft_ms=ttft_ms,
                    tpot_ms=tpot_ms, system=system, server_price=_money(server_price, "--server-price"),
                    lease=_lease_arg(ctx, lease_cny_gpu_hour, lease_cny_server_month), prefill_share=prefill_share,

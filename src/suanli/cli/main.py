@@ -82,14 +82,17 @@ def predict(
                                           help="Accelerator id or alias (H20, nvidia_h200_sxm, 910B).")],
     gpus: Annotated[Optional[int], typer.Option(min=1, max=MAX_GPUS,
                                                 help="Accelerators in total (default: one instance).")] = None,
-    tp: Annotated[Optional[int], typer.Option("--tp", "--tensor-parallel-size", min=1, max=MAX_GPUS,
-                                              help="Tensor parallel size (default: smallest that fits).")] = None,
-    pp: Annotated[int, typer.Option("--pp", "--pipeline-parallel-size", min=1, max=MAX_GPUS,
-                                    help="Pipeline parallel size.")] = 1,
+    tp: Annotated[Optional[int], typer.Option(
+        "--tp", "--tensor-parallel-size", min=1, max=MAX_GPUS,
+        help="Tensor parallel size (default: the layout an operator would run for the scenario; "
+             "the output says which and why).")] = None,
+    pp: Annotated[Optional[int], typer.Option("--pp", "--pipeline-parallel-size", min=1, max=MAX_GPUS,
+                                              help="Pipeline parallel size (default 1).")] = None,
     ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size", min=1, max=MAX_GPUS,
                                               help="Expert parallel size (MoE; default 1 = experts split by TP).")] = None,
-    dp_attention: Annotated[int, typer.Option("--dp-attention", min=1, max=MAX_GPUS,
-                                              help="Data-parallel attention ranks per TP group (SGLang).")] = 1,
+    dp_attention: Annotated[Optional[int], typer.Option(
+        "--dp-attention", min=1, max=MAX_GPUS,
+        help="Data-parallel attention ranks per TP group (SGLang; default 1).")] = None,
     weight_dtype: Annotated[Optional[str], typer.Option(
         "--weight-dtype", metavar="DTYPE",
         help="bf16|fp8|int8|int4|fp4|mxfp4 (default: the checkpoint's own).")] = None,
@@ -105,6 +108,10 @@ def predict(
     scenario: Annotated[Optional[str], typer.Option(
         help="offline, server, fixed-concurrency, single-request, prefill-only or decode-only "
              "(default: from --concurrency/--request-rate).")] = None,
+    num_requests: Annotated[Optional[int], typer.Option(
+        "--num-requests", "--num-prompts", min=1,
+        help="Requests the benchmark sends in total (its mean TTFT includes the initial burst); "
+             "default: a long steady-state run.")] = None,
     engine: Annotated[str, typer.Option(help="vllm|sglang|trtllm|mindie|other.")] = "vllm",
     system: Annotated[Optional[str], typer.Option(
         metavar="ID", help="Server system id (scale-out network; default: one built from the chip).")] = None,
@@ -125,8 +132,8 @@ def predict(
     pred = run_predict(
         model, hardware, gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
         weight_dtype=weight_dtype, kv_dtype=kv_dtype, isl=isl, osl=osl, concurrency=concurrency,
-        request_rate=request_rate, scenario=scenario, engine=engine, system=system, mode=mode,
-        catalog=catalog, systems=systems)
+        request_rate=request_rate, scenario=scenario, num_requests=num_requests, engine=engine, system=system,
+        mode=mode, catalog=catalog, systems=systems)
     from suanli.cli import _render
     if as_json:
         _render.print_json(pred.to_dict())
@@ -190,21 +197,30 @@ def hardware_list(
 @hardware_app.command("show")
 def hardware_show(
     chip: Annotated[str, typer.Argument(metavar="ID", help="Accelerator id or alias.")],
+    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="DATE",
+                                                 help="Date for the 'obtainable in China' line (default today).")] = None,
     hardware_file: HardwareFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every field of one accelerator, with sources, notes and assumed values."""
+    """Every field of one accelerator, with sources, notes and assumed values, and its availability
+    timeline in China (export licences, revenue shares, Chinese guidance, approvals), each with its source."""
+    from suanli.app.availability import resolve_as_of, status, timeline
     from suanli.cli import _render
     from suanli.specs.system import load_systems
 
+    day = resolve_as_of(as_of)
     catalog = _catalog(hardware_file)
     acc = catalog.get(chip)
     note_hardware(catalog, chip)
     systems = load_systems(hardware=catalog).for_gpu(acc.id)
+    events, now = timeline(acc), status(acc, day)
     if as_json:
-        _render.print_json({**_render.accelerator_dict(acc), "systems": [s.id for s in systems]})
+        _render.print_json({**_render.accelerator_dict(acc), "systems": [s.id for s in systems],
+                            "availability": {"timeline": [e.to_dict() for e in events], "status": now.to_dict()}})
     else:
-        _render.hardware_detail(_render.stdout_console(), acc, systems)
+        con = _render.stdout_console()
+        _render.hardware_detail(con, acc, systems)
+        _render.availability(con, events, now)
 
 
 # --- models ---------------------------------------------------------------------------------

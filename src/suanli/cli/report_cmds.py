@@ -9,6 +9,16 @@ import typer
 
 from suanli.cli.main import JsonOpt, app
 
+PriceOpt = Annotated[Optional[list[str]], typer.Option(
+    "--price", metavar="CHIP='AMOUNT CUR DATE [unit]'",
+    help="A price for a chip without a public one (repeatable): an 8-card server by default, or per "
+         "'card', 'gpu-hour' or 'server-month', e.g. --price K100-AI='900000 CNY 2026-03' "
+         "--price 910B='2.5 CNY 2026-03 gpu-hour'.")]
+AsOfReportOpt = Annotated[Optional[str], typer.Option(
+    "--as-of", metavar="DATE",
+    help="Date of the analysis (default today): chips obtainable then, prices known then. "
+         "--as-of 2025-07-15 is the seed article's moment (H20 sales resuming).")]
+
 
 @app.command()
 def report(
@@ -16,53 +26,47 @@ def report(
     workload: Annotated[str, typer.Option(help="Workload preset (chat, reasoning, ...).")] = "chat",
     hardware: Annotated[Optional[str], typer.Option("--hardware", help="Comma-separated chips "
                                                     "(default: buyable in China today + H100/H200).")] = None,
+    option: Annotated[str, typer.Option("--option", metavar="SYSTEM|CHIP",
+                                        help="The server whose fair value is solved (default: the 8x H20 141GB "
+                                             "server of the seed article).")] = "cn_h20_141gb_server_leiphone",
+    as_of: AsOfReportOpt = None,
+    price: PriceOpt = None,
+    include_grey: Annotated[bool, typer.Option("--include-grey",
+                                               help="Count grey-market supply as obtainable.")] = False,
     currency: Annotated[str, typer.Option(help="CNY or USD.")] = "CNY",
     plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png|FILE.html",
                                                  help="Save the cost chart.")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="List every input and sourced default used.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Buyer report: chips ranked by cost per million tokens (owned and leased) and the fair price of an 8xH20 server."""
+    """Buyer report: chips ranked by cost per million tokens (owned and leased), what was obtainable
+    at the date and why, and one fair value of an 8-card server against the cheapest obtainable
+    alternative (P10-P90 range).
+
+    Examples: suanli report; suanli report --as-of 2025-07-15; suanli report --price K100-AI='900000 CNY 2026-03'
+    """
     from suanli.app.report import buyer_report
     from suanli.cli._render import print_json
 
     if plot is not None:
         from suanli.viz.charts import check_plot_path
         check_plot_path(plot)
-    chips = [c.strip() for c in hardware.split(",")] if hardware else None
-    rep = buyer_report(model, workload=workload, chips=chips, currency=currency)
+    chips = [c.strip() for c in hardware.split(",") if c.strip()] if hardware else None
+    rep = buyer_report(model, workload=workload, chips=chips, option=option, currency=currency, as_of=as_of,
+                       prices=price or (), include_grey=include_grey)
     if plot is not None:
         from suanli.viz.charts import cost_chart
         cost_chart(rep, plot)
     if as_json:
         print_json(rep.to_dict())
         return
-    from rich.table import Table
+    from suanli.cli._render import stdout_console
+    from suanli.cli._render_report import render
 
-    from suanli.cli._render import DASH, num, stdout_console
     con = stdout_console()
-    cur = rep.currency
-    con.print(f"[bold]Buyer report[/]: {rep.model}, workload {rep.workload}; {cur} per million tokens "
-              f"(blended input+output at the workload's ratio)")
-    t = Table(title="Chips ranked by owned cost per million tokens", title_justify="left")
-    for c in ("#", "chip", "deployment", "tok/s/GPU", f"owned {cur}/M", f"leased {cur}/M", "server price", "note"):
-        t.add_column(c, justify="left" if c in ("chip", "deployment", "note") else "right", overflow="fold")
-    for i, c in enumerate(rep.ranked(), start=1):
-        if not c.feasible:
-            t.add_row("–", c.hardware, f"[red]{c.reason}[/]", DASH, DASH, DASH, DASH, "")
-            continue
-        t.add_row(str(i), c.hardware, c.deployment, num(c.output_tok_s_per_gpu, 0),
-                  num(c.owned.blended_per_mtok, 2) if c.owned else DASH,
-                  num(c.leased.blended_per_mtok, 2) if c.leased else DASH,
-                  num(c.server_price, 0) if c.server_price else DASH, "; ".join(c.notes))
-    con.print(t)
-    f = Table(title=f"Fair price of {rep.h20_server} (same {cur} per million tokens as the alternative)",
-              title_justify="left")
-    for c in ("vs", "basis", "fair price", "asked", "verdict"):
-        f.add_column(c, overflow="fold")
-    for r in rep.fair:
-        f.add_row(r.vs, r.vs_basis, num(r.fair_price, 0) if r.fair_price else DASH,
-                  num(r.asked, 0) if r.asked else DASH, r.verdict)
-    con.print(f)
-    con.print("[dim]Every price is dated and sourced: run with --json for the full trace (explain).[/]")
+    render(con, rep)
+    if explain:
+        from suanli.cli._render_econ import explain_table
+        explain_table(con, list(rep.explain))
     if plot:
         con.print(f"chart: {plot}")

@@ -85,9 +85,15 @@ def compare(
         "--request-rate", help="Requests/s to serve: GPUs and servers needed.")] = None,
     engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None, disagg: DisaggOpt = True,
     backend: BackendOpt = "local", address: AddressOpt = None, plot: PlotOpt = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="DATE", help="Flag chips not obtainable in China "
+                                                 "at this date (default today), with the deciding event.")] = None,
+    obtainable_only: Annotated[bool, typer.Option("--obtainable-only",
+                                                  help="Leave out chips not obtainable in China at --as-of.")] = False,
     hardware_file: HardwareFileOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Best deployment per chip under TTFT/TPOT targets, ranked by tokens/s per GPU."""
+    """Best deployment per chip under TTFT/TPOT targets, ranked by tokens/s per GPU; each chip flagged
+    with whether it could be obtained in China at --as-of (see `suanli hardware show CHIP`)."""
+    from suanli.app.availability import obtainability
     from suanli.app.compare import compare as run_compare
     from suanli.cli import _render_search
 
@@ -95,15 +101,23 @@ def compare(
                  address, hardware_file, plot)
     with _progress("comparing chips") as progress:
         res = run_compare(ttft_ms=ttft_ms, tpot_ms=tpot_ms, request_rate=request_rate, progress=progress, **kw)
+    day, avail = obtainability([c.hardware for c in res.chips], as_of, hardware_files=kw["hardware_files"])
+    if obtainable_only:
+        from dataclasses import replace
+        keep = {hw for hw, a in avail.items() if a.obtainable}
+        res = replace(res, chips=tuple(c for c in res.chips if c.hardware in keep),
+                      frontiers=type(res.frontiers)(f for f in res.frontiers if f.hardware in keep))
     if plot is not None:
         from suanli.viz.charts import frontier_chart
         fronts = res.frontiers
         best = {c.hardware: (c.tok_s_per_user, c.output_tok_s_per_gpu) for c in res.chips if c.feasible}
         frontier_chart(fronts, plot, title=_title(res.model, isl, osl, ttft_ms, tpot_ms), best=best)
     if as_json:
-        _render_search.print_json(res.to_dict())
+        _render_search.print_json({**res.to_dict(), "as_of": day,
+                                   "availability": {hw: a.to_dict() for hw, a in avail.items()
+                                                    if any(c.hardware == hw for c in res.chips)}})
     else:
-        _render_search.comparison(res, plot)
+        _render_search.comparison(res, plot, avail=avail, as_of=day)
 
 
 def _title(model: str, isl: float, osl: float, ttft: float | None = None, tpot: float | None = None) -> str:

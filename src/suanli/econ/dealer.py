@@ -247,9 +247,16 @@ def _explain(inp: DealerInputs, sc: Scenarios, *, y: int, x0: int, lease_unit: f
                      f"(holding only pays if prices rise faster than {100 * hold_cost:.2f} %/week)")
     else:
         lines.append("sell nothing this week: expected later prices, net of financing and storage, exceed today's")
+    keep = 1.0 - inp.transaction_cost_rate
     if y:
         lines.append(f"lease out {y} units for the horizon: lease income plus resale ({lease_unit:,.0f} per unit, "
                      f"discounted) beats selling at today's price")
+        cap = inp.units if inp.lease_max_units is None else min(inp.units, inp.lease_max_units)
+        if y >= cap and cap < inp.units:
+            lines.append(f"leasing is capped by lease demand ({cap} units): the other {inp.units - y} are sold or held")
+    if inp.lease_rate_per_unit_week > 0 and inp.lease_utilisation > 0:
+        lines.append(f"lease switch price: leasing a unit beats selling it while today's net price is below "
+                     f"{lease_unit / keep:,.0f} ({100 * (lease_unit / keep / p0 - 1):+.1f} % vs today); above it, sell")
     elif inp.lease_rate_per_unit_week > 0:
         lines.append(f"no leasing: a leased unit is worth {lease_unit:,.0f} (income + resale, discounted) against "
                      f"{p0 * (1 - inp.transaction_cost_rate):,.0f} for selling now")

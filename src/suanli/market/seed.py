@@ -1,8 +1,9 @@
 """The bundled market data (``suanli/data/market``) and how it seeds a new database.
 
-``prices.csv`` becomes quotes (kind ``server`` rows whose configuration says "module"
+``prices.csv`` (and suanli's additions in ``prices-research.csv``) becomes quotes (kind ``server`` rows whose configuration says "module"
 become ``module`` quotes priced ``per_module``; notes that call a value an estimate,
-rumour or approximate give ``low`` confidence), ``events.csv`` events with their chips,
+rumour or approximate, or a ``rumoured`` flag, give ``low`` confidence), ``events.csv`` and
+``events-research.csv`` events with their chips,
 ``systems.csv`` systems (a ``880000-1050000`` price is a low-high range).  Bundled rows go
 through the same validation as imports; one that fails is a packaging bug and raises.
 Seeding is idempotent (``ON CONFLICT DO NOTHING``).
@@ -22,7 +23,7 @@ from suanli.market.ingest import insert_ignore, insert_records
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-BUNDLED = ("prices.csv", "events.csv", "systems.csv")
+BUNDLED = ("prices.csv", "events.csv", "systems.csv", "prices-research.csv", "events-research.csv")
 
 
 def bundled_files() -> list[tuple[str, bytes]]:
@@ -47,7 +48,8 @@ def bundled_quotes(data: bytes) -> list[dict[str, Any]]:
                "configuration": raw["config"], "price": raw["price"], "currency": raw["currency"],
                "unit": raw["unit"], "channel": raw["channel"], "region": raw["region"],
                "source": raw["source_url"], "notes": raw["notes"],
-               "confidence": records.confidence_from_notes(raw["notes"] + " " + raw["config"])}
+               "confidence": "low" if raw.get("rumoured", "").strip().lower() == "true" else
+               records.confidence_from_notes(raw["notes"] + " " + raw["config"])}
         if row["kind"] == "server" and "module" in row["configuration"].lower():
             row["kind"], row["unit"] = "module", "per_module"
         values, reasons = records.validate("quotes", row, ctx)
@@ -106,8 +108,10 @@ def _price_range(text: str) -> tuple[float | None, float | None]:
 def seed_bundled(conn: Connection) -> dict[str, int]:
     """Insert the bundled data (rows already present are skipped); rows added per table."""
     data = dict(bundled_files())
-    added = {"quotes": insert_records(conn, "quotes", bundled_quotes(data["prices.csv"])),
-             "events": insert_records(conn, "events", bundled_events(data["events.csv"]))}
+    added = {"quotes": insert_records(conn, "quotes", bundled_quotes(data["prices.csv"])
+                                      + bundled_quotes(data["prices-research.csv"])),
+             "events": insert_records(conn, "events", bundled_events(data["events.csv"])
+                                      + bundled_events(data["events-research.csv"]))}
     rows = bundled_systems(data["systems.csv"])
     added["systems"] = len(insert_ignore(conn, schema.systems, rows, returning=(schema.systems.c.id,)))
     return added

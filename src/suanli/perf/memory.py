@@ -1,9 +1,8 @@
 """Accelerator memory: weights, KV cache and workspace per accelerator, and how
 many sequences fit.
 
-All functions are pure.  ``dep`` is a :class:`~suanli.specs.deployment.Deployment`
-or a :class:`~suanli.perf.layout.Layout` (arrays: many layouts at once); sizes
-are bytes.
+All functions are pure and take a :class:`~suanli.perf.layout.Layout`
+(arrays: many layouts at once; 0-d arrays for one deployment); sizes are bytes.
 """
 
 from __future__ import annotations
@@ -13,19 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from suanli.perf.layout import Layout, layout_of
-from suanli.specs.deployment import Deployment
+from suanli.perf.layout import Layout
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec
-
-
-def _lay(model: ModelSpec, dep: Deployment | Layout) -> Layout:
-    return dep if isinstance(dep, Layout) else layout_of(model, dep)
-
-
-def _out(value: Any, dep: Deployment | Layout) -> Any:
-    """Plain floats for a Deployment, arrays for a Layout."""
-    return float(np.asarray(value).reshape(-1)[0]) if isinstance(dep, Deployment) else value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,14 +34,13 @@ class WeightSplit:
                 + self.embeddings + self.other)
 
 
-def weights_per_gpu(model: ModelSpec, dep: Deployment | Layout) -> WeightSplit:
+def weights_per_gpu(model: ModelSpec, lay: Layout) -> WeightSplit:
     """Weights on one accelerator.  Attention is split by the attention TP
     width (replicated across attention-DP ranks; MLA down-projections are
     replicated on every rank); dense MLP and shared experts
     by the TP group; routed experts across the MoE group (EP or TP);
     embeddings vocab-parallel by attention TP; layers by PP (the first stage
     holds the embedding, the last the LM head; we report the larger)."""
-    lay = _lay(model, dep)
     layers = np.ceil(model.num_layers / lay.pp)
     moe_layers = np.ceil(model.num_moe_layers / lay.pp)
     dense_layers = layers - moe_layers if model.is_moe else layers
@@ -61,38 +49,40 @@ def weights_per_gpu(model: ModelSpec, dep: Deployment | Layout) -> WeightSplit:
     attn = layers * (rep + (model.attn_params_per_layer - rep) / lay.attn_tp) * lay.lin_bytes
     dense = dense_layers * model.dense_mlp_params * lay.lin_bytes / group
     shared = moe_layers * model.shared_expert_params * lay.lin_bytes / group
-    routed = moe_layers * model.num_experts * model.expert_params * lay.exp_bytes / group
+    # routed experts: ceil(E / ep) per EP rank (redundant experts fill an EP size that does not
+    # divide E), each split over the group's remaining TP ranks
+    moe_ep = np.where(lay.ep > 1, lay.ep, 1.0)
+    routed = (moe_layers * np.ceil(model.num_experts / moe_ep) * model.expert_params * lay.exp_bytes
+              / (group / moe_ep))
     emb_params = np.where(lay.pp > 1, max(model.embedding_params, model.lm_head_params),
                           model.embedding_params + model.lm_head_params)
     emb = emb_params * DType.BF16.bytes / lay.attn_tp
     other = layers * (2 * model.hidden_size + model.hidden_size * model.num_experts) * DType.BF16.bytes
-    return WeightSplit(attention=_out(attn, dep), dense_mlp=_out(dense, dep), shared_experts=_out(shared, dep),
-                       routed_experts=_out(routed, dep), embeddings=_out(emb, dep), other=_out(other, dep))
+    return WeightSplit(attention=attn, dense_mlp=dense, shared_experts=shared,
+                       routed_experts=routed, embeddings=emb, other=other)
 
 
-def kv_bytes_per_token_layer(model: ModelSpec, dep: Deployment | Layout) -> Any:
+def kv_bytes_per_token_layer(model: ModelSpec, lay: Layout) -> Any:
     """KV-cache bytes one token occupies in one layer on one accelerator.
 
     GQA: K and V heads are split over the attention TP ranks; when TP exceeds
     the KV heads each rank keeps one (replicated) head.  MLA: the compressed
     latent (kv_lora_rank + rope dims) is not split by TP -- every rank holds
     it (vLLM/SGLang MLA backends)."""
-    lay = _lay(model, dep)
     if model.attention == "mla":
-        return _out(model.kv_elements_per_token_per_layer * lay.kv_bytes, dep)
+        return model.kv_elements_per_token_per_layer * lay.kv_bytes
     heads_per_rank = np.maximum(1.0, model.num_kv_heads / lay.attn_tp)
-    return _out(2 * heads_per_rank * model.head_dim * lay.kv_bytes, dep)
+    return 2 * heads_per_rank * model.head_dim * lay.kv_bytes
 
 
-def kv_bytes_per_sequence(model: ModelSpec, dep: Deployment | Layout, context: Any) -> Any:
+def kv_bytes_per_sequence(model: ModelSpec, lay: Layout, context: Any) -> Any:
     """KV bytes of one sequence of ``context`` tokens on one accelerator of its
     pipeline stage; sliding-window layers keep at most ``sliding_window`` tokens."""
-    lay = _lay(model, dep)
     per = kv_bytes_per_token_layer(model, lay)
     full = np.ceil(model.num_full_attention_layers / lay.pp)
     sliding = np.ceil(model.num_sliding_layers / lay.pp)
     window = model.sliding_window or 0
-    return _out(per * (full * context + sliding * np.minimum(context, window)), dep)
+    return per * (full * context + sliding * np.minimum(context, window))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,7 +105,7 @@ class MemoryPlan:
         return np.maximum(0.0, self.weights + self.workspace + self.kv_per_seq - self.capacity)
 
 
-def plan_memory(model: ModelSpec, dep: Deployment | Layout, *, memory: float, mem_fraction: float,
+def plan_memory(model: ModelSpec, lay: Layout, *, memory: float, mem_fraction: float,
                 workspace: float, context: Any, weights: Any = None) -> MemoryPlan:
     """How many sequences of ``context`` tokens one instance holds.
 
@@ -123,11 +113,10 @@ def plan_memory(model: ModelSpec, dep: Deployment | Layout, *, memory: float, me
     sequences only, so an instance holds ``attn_dp`` times the per-rank count.
     ``weights`` (bytes per accelerator) skips recomputing them.
     """
-    lay = _lay(model, dep)
     cap = memory * mem_fraction
     w = weights_per_gpu(model, lay).total if weights is None else weights
     kv_free = cap - w - workspace
     per_seq = kv_bytes_per_sequence(model, lay, context)
     seqs = np.maximum(0.0, kv_free) / np.maximum(per_seq, 1e-30) * lay.attn_dp
-    return MemoryPlan(capacity=cap, weights=_out(w, dep), workspace=workspace, kv_free=_out(kv_free, dep),
-                      kv_per_seq=_out(per_seq, dep), max_seqs_per_instance=_out(seqs, dep))
+    return MemoryPlan(capacity=cap, weights=w, workspace=workspace, kv_free=kv_free,
+                      kv_per_seq=per_seq, max_seqs_per_instance=seqs)

@@ -27,12 +27,11 @@ from typing import Sequence
 import numpy as np
 
 from suanli.errors import InvalidInput
-from suanli.perf.efficiency import Efficiency
-from suanli.perf.hardware import HwParams
-from suanli.perf.layout import Layout, layouts
+from suanli.perf.layout import Layout, Precision, layouts
 from suanli.perf.memory import kv_bytes_per_sequence
-from suanli.perf.serving import Engine
-from suanli.perf.step import StepLoad
+from suanli.perf.opcost import Platform
+from suanli.perf.ops import StepLoad
+from suanli.perf.serving import Instance
 from suanli.specs.deployment import Deployment, validate_deployment
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec
@@ -44,23 +43,25 @@ _POW2 = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 @dataclass(frozen=True, kw_only=True)
 class Space:
-    """Candidate instance layouts for one model on one accelerator."""
+    """Candidate instance layouts of one model on one accelerator at one precision
+    (weight and KV formats, resolved to kernel dtypes in ``lay.prec``)."""
 
     lay: Layout
-    weight: tuple[DType, ...]
-    kv: tuple[DType, ...]
+    weight: DType
+    kv: DType
 
     @property
     def size(self) -> int:
-        return len(self.weight)
+        return self.lay.size
 
 
 def enumerate_space(model: ModelSpec, *, max_gpus: int, weights: Sequence[DType], kvs: Sequence[DType],
-                    peaks: dict[DType, tuple[float, float]], exact_gpus: int | None = None,
-                    allow_pp: bool = True, allow_ep: bool = True) -> Space:
+                    precisions: dict[tuple[DType, DType], Precision], exact_gpus: int | None = None,
+                    allow_pp: bool = True, allow_ep: bool = True) -> list[Space]:
     """Every valid instance layout with at most ``max_gpus`` accelerators
     (exactly ``exact_gpus`` when given): TP, PP, EP (= the TP group, or EP over
-    data-parallel attention ranks), attention-DP, for each weight/KV precision."""
+    data-parallel attention ranks), attention-DP -- one :class:`Space` per
+    weight/KV precision (``precisions`` maps each pair to its kernel dtypes)."""
     rows: list[tuple[int, int, int, int, DType, DType]] = []
     for tp, pp in product(_POW2, _POW2 if allow_pp else (1,)):
         if tp * pp > max_gpus or pp > model.num_layers:
@@ -86,10 +87,15 @@ def enumerate_space(model: ModelSpec, *, max_gpus: int, weights: Sequence[DType]
     if not rows:
         raise InvalidInput(f"no valid layout of {model.id} on at most {max_gpus} GPUs"
                            + (f" (exactly {exact_gpus})" if exact_gpus else ""), field="gpus")
-    cols = list(zip(*rows))
-    lay = layouts(model, gpus=cols[0], tp=cols[1], pp=cols[2], ep=cols[3], dp_attention=cols[4],
-                  weight=cols[5], kv=cols[6], peaks=peaks)
-    return Space(lay=lay, weight=tuple(cols[5]), kv=tuple(cols[6]))
+    spaces = []
+    for w, k in product(weights, kvs):
+        sel = [r for r in rows if r[5] == w and r[6] == k]
+        if not sel:
+            continue
+        cols = list(zip(*sel))
+        spaces.append(Space(lay=layouts(gpus=cols[0], tp=cols[1], pp=cols[2], ep=cols[3], dp_attention=cols[4],
+                                        prec=precisions[(w, k)]), weight=w, kv=k))
+    return spaces
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,18 +122,14 @@ class Evaluated:
         return Evaluated(columns={k: np.concatenate([p.columns[k] for p in parts]) for k in keys}, evaluated=total)
 
 
-def _dtype_codes(values: Sequence[DType]) -> np.ndarray:
-    return np.array([v.value for v in values], dtype=object)
-
-
-def evaluate_aggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Efficiency, *, isl: float, osl: float,
+def evaluate_aggregated(model: ModelSpec, space: Space, pf: Platform, *, isl: float, osl: float,
                         batches: np.ndarray = BATCHES) -> Evaluated:
     """Closed-loop metrics for every (layout, batch) pair that fits in memory."""
-    e = Engine(model=model, lay=space.lay, hw=hw, eff=eff, isl=isl, osl=osl)
+    e = Instance(model=model, lay=space.lay, pf=pf, isl=isl, osl=osl)
     plan, one = e.plans()
     cap = np.asarray(e.batch_cap(plan))
     fits = np.asarray(one.fits, dtype=bool) & (np.asarray(plan.max_seqs_per_instance) >= 1)
-    ex = Engine(model=model, lay=space.lay.expand(), hw=hw, eff=eff, isl=isl, osl=osl)
+    ex = Instance(model=model, lay=space.lay.expand(), pf=pf, isl=isl, osl=osl)
     b = np.broadcast_to(batches, (space.size, len(batches)))
     valid = fits[:, None] & (b <= cap[:, None] + 1e-9)
     m = ex.closed_loop(b)
@@ -142,7 +144,8 @@ def evaluate_aggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Effic
         "arch": np.full(n * g, "agg", dtype=object),
         "gpus": rep(inst_gpus[:, 0]), "tp": rep(space.lay.tp), "pp": rep(space.lay.pp), "ep": rep(space.lay.ep),
         "dp_attention": rep(space.lay.dp_attention),
-        "weight_dtype": rep(_dtype_codes(space.weight)), "kv_dtype": rep(_dtype_codes(space.kv)),
+        "weight_dtype": np.full(n * g, space.weight.value, dtype=object),
+        "kv_dtype": np.full(n * g, space.kv.value, dtype=object),
         "prefill_gpus": np.zeros(n * g), "decode_gpus": rep(inst_gpus[:, 0]),
         "x_prefill": np.zeros(n * g), "y_decode": np.ones(n * g),
         "batch": b.reshape(-1), "concurrency": b.reshape(-1),
@@ -153,7 +156,7 @@ def evaluate_aggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Effic
     return Evaluated(columns=cols).mask(valid.reshape(-1))
 
 
-def evaluate_disaggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Efficiency, *, isl: float,
+def evaluate_disaggregated(model: ModelSpec, space: Space, pf: Platform, *, isl: float,
                            osl: float, max_gpus: int, batches: np.ndarray = BATCHES,
                            workers: Sequence[int] = (1, 2, 3, 4, 6, 8)) -> Evaluated:
     """xPyD combinations (``x`` prefill, ``y`` decode instances, each a layout
@@ -165,25 +168,24 @@ def evaluate_disaggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Ef
     One prompt's KV cache (each prefill accelerator's shard in parallel) moves
     over the scale-up link when the pair fits in one node, else over the
     scale-out NIC."""
-    e = Engine(model=model, lay=space.lay, hw=hw, eff=eff, isl=isl, osl=osl)
+    hw, rt = pf.hw, pf.runtime
+    e = Instance(model=model, lay=space.lay, pf=pf, isl=isl, osl=osl)
     plan, one = e.plans()
     fits = np.asarray(one.fits, dtype=bool)
     gp_all = np.asarray(space.lay.instance_gpus, dtype=float)
-    seqs = max(1.0, eff.limits.max_batched_tokens / isl)
+    seqs = max(1.0, rt.limits.max_batched_tokens / isl)
     r_p = seqs / np.asarray(e.prompt_time(0.0, seqs))       # requests/s of one prefill instance
     t_pf_one = np.asarray(e.prompt_time(0.0, 1.0))          # one prompt alone
     kv_shard = np.asarray(kv_bytes_per_sequence(model, space.lay, isl), dtype=float)
     cap = np.asarray(e.batch_cap(plan))
-    ex = Engine(model=model, lay=space.lay.expand(), hw=hw, eff=eff, isl=isl, osl=osl)
+    ex = Instance(model=model, lay=space.lay.expand(), pf=pf, isl=isl, osl=osl)
     b = np.broadcast_to(batches, (space.size, len(batches)))
     t_dec = ex.t(StepLoad(n_dec=b, ctx_dec=isl + osl / 2.0))  # pure decode steps
     r_d = b / (osl * t_dec)                                    # requests/s of one decode instance
     ok_d = fits[:, None] & (b <= cap[:, None] + 1e-9)
-    key = np.array([f"{w.value}/{k.value}" for w, k in zip(space.weight, space.kv)], dtype=object)
-
     parts = []
-    for kind in np.unique(key[fits]):
-        idx = np.nonzero((key == kind) & fits)[0]
+    if fits.any():
+        idx = np.nonzero(fits)[0]
         front = idx[pareto_front(r_p[idx] / gp_all[idx], -t_pf_one[idx])]
         for i in front:
             for x, y in product(workers, repeat=2):
@@ -193,11 +195,11 @@ def evaluate_disaggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Ef
                     continue
                 jj, g_tot = idx[sel], g_tot[sel]
                 same_node = g_tot <= hw.node_size
-                bw = np.where(same_node, hw.link_bw, hw.scaleout_bw) * eff.comm
+                bw = np.where(same_node, hw.link_bw, hw.scaleout_bw) * rt.comm_eff
                 lat = np.where(same_node, hw.link_latency_s, hw.link_latency_s + hw.scaleout_latency_s)
                 kv_t = lat + kv_shard[i] / bw
                 rate = np.minimum(x * r_p[i], y * r_d[jj])                  # (len(jj), G)
-                ttft = eff.request_overhead_s + t_pf_one[i] + kv_t[:, None] + 0.5 * t_dec[jj]
+                ttft = rt.request_s + t_pf_one[i] + kv_t[:, None] + 0.5 * t_dec[jj]
                 out = rate * osl / g_tot[:, None]
                 n, g = rate.shape
                 rep = lambda a: np.repeat(np.asarray(a), g)  # noqa: E731
@@ -205,8 +207,8 @@ def evaluate_disaggregated(model: ModelSpec, space: Space, hw: HwParams, eff: Ef
                     "arch": np.full(n * g, "disagg", dtype=object), "gpus": rep(g_tot),
                     "tp": rep(space.lay.tp[jj]), "pp": rep(space.lay.pp[jj]), "ep": rep(space.lay.ep[jj]),
                     "dp_attention": rep(space.lay.dp_attention[jj]),
-                    "weight_dtype": np.full(n * g, space.weight[i].value, dtype=object),
-                    "kv_dtype": np.full(n * g, space.kv[i].value, dtype=object),
+                    "weight_dtype": np.full(n * g, space.weight.value, dtype=object),
+                    "kv_dtype": np.full(n * g, space.kv.value, dtype=object),
                     "prefill_gpus": np.full(n * g, gp_all[i]), "decode_gpus": rep(gp_all[jj]),
                     "x_prefill": np.full(n * g, float(x)), "y_decode": np.full(n * g, float(y)),
                     "batch": b[jj].reshape(-1), "concurrency": (b[jj] * y).reshape(-1),

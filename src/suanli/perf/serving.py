@@ -31,25 +31,25 @@ from typing import Any
 
 import numpy as np
 
-from suanli.perf.efficiency import Efficiency
-from suanli.perf.hardware import HwParams
-from suanli.perf.layout import Layout, layout_of
+from suanli.perf.layout import Layout
+from suanli.perf.opcost import Platform
 from suanli.perf.memory import MemoryPlan, plan_memory, weights_per_gpu
+from suanli.perf.runtime import EngineLimits
 from suanli.perf.step import StepLoad, step_breakdown, step_time
-from suanli.specs.deployment import Deployment, Workload
+from suanli.specs.deployment import Workload
 from suanli.specs.model import ModelSpec
 
 SERVER_GRID = np.geomspace(1e-4, 1.0, 72)   # batch as a share of capacity, for the server solve
 
 
 @dataclass(frozen=True, kw_only=True)
-class Engine:
-    """Everything fixed while batch sizes vary: model, layouts, chip, efficiencies, lengths."""
+class Instance:
+    """One model instance (replica) as batch sizes vary: model, layouts, platform
+    (chip, kernels, engine runtime) and request lengths."""
 
     model: ModelSpec
     lay: Layout
-    hw: HwParams
-    eff: Efficiency
+    pf: Platform
     isl: float
     osl: float
 
@@ -58,13 +58,19 @@ class Engine:
         return self.isl + self.osl / 2.0
 
     def t(self, load: StepLoad) -> Any:
-        return step_time(self.model, self.lay, self.hw, self.eff, load)
+        return step_time(self.model, self.lay, self.pf, load)
 
-    def parts(self, n_dec: Any, n_pf: Any = 0.0, seqs: Any = 0.0) -> dict[str, Any]:
-        """Per-op seconds of one step: ``n_dec`` decodes plus ``n_pf`` prompt tokens of ``seqs`` prompts."""
-        return step_breakdown(self.model, self.lay, self.hw, self.eff,
-                              StepLoad(n_dec=n_dec, ctx_dec=self.ctx_dec, n_pf=n_pf, ctx_pf=self.isl / 2.0,
-                                       n_pf_seqs=seqs))
+    @property
+    def limits(self) -> EngineLimits:
+        return self.pf.runtime.limits
+
+    def parts(self, n_dec: Any, n_pf: Any = 0.0, seqs: Any = 0.0, prefix: Any = 0.0, logits: Any = None
+              ) -> dict[str, Any]:
+        """Per-op seconds of one step: ``n_dec`` decodes plus ``n_pf`` prompt tokens of
+        ``seqs`` prompts (after ``prefix`` cached tokens each)."""
+        return step_breakdown(self.model, self.lay, self.pf,
+                              StepLoad(n_dec=n_dec, ctx_dec=self.ctx_dec, n_pf=n_pf, pf_seqs=seqs,
+                                       pf_prefix=prefix, logits=logits))
 
     def mean_step(self, n_dec: Any, prompts: Any) -> dict[str, Any]:
         """Mean engine step with ``n_dec`` decoders while ``prompts`` new prompts
@@ -92,23 +98,38 @@ class Engine:
         t_dec, t_big = sum(dec.values()), sum(big.values())
         share = r / lump
         mean = t_dec + share * (t_big - t_dec)
-        chunks = np.maximum(1.0, np.ceil(lump * self.isl / self.eff.limits.max_batched_tokens))
+        chunks = np.maximum(1.0, np.ceil(lump * self.isl / self.limits.max_batched_tokens))
         t_chunk = t_dec + (t_big - t_dec) / chunks
         f = np.minimum(1.0, share * chunks)                       # share of steps carrying prompt tokens
         residual = ((1.0 - f) * t_dec ** 2 + f * t_chunk ** 2) / (2.0 * ((1.0 - f) * t_dec + f * t_chunk))
         return {"mean": mean, "residual": residual, "t_dec": t_dec, "t_big": t_big,
                 "parts": {k: dec[k] + share * (big[k] - dec[k]) for k in dec}}
 
+    def prompt_load(self, seqs: Any = 1.0) -> tuple[Any, Any, Any, Any, Any]:
+        """How ``seqs`` prompts are prefilled under the token budget: (chunk steps,
+        prompt tokens per step, prompts per step, mean cached prefix per chunk,
+        prompts finishing per step).  A prompt longer than the budget is split
+        into chunks that attend to the chunks before them (chunked prefill);
+        attention-DP ranks each prefill their own prompts under their own budget."""
+        seqs = np.asarray(seqs, dtype=float)
+        budget = float(self.limits.max_batched_tokens)
+        dp = np.asarray(self.lay.attn_dp, dtype=float)
+        tokens = seqs * self.isl
+        n_chunks = np.maximum(1.0, np.maximum(np.ceil(tokens / (budget * dp)), np.ceil(self.isl / budget)))
+        per_step = tokens / n_chunks
+        split = self.isl > budget
+        pf_seqs = np.where(split, np.minimum(seqs, dp), per_step / self.isl)
+        prefix = np.where(split, (self.isl - self.isl / np.ceil(self.isl / budget)) / 2.0, 0.0)
+        return n_chunks, per_step, pf_seqs, prefix, seqs / n_chunks
+
     def prompt_time(self, n_dec: Any, seqs: Any = 1.0) -> Any:
         """Time from a prompt's first scheduled step to its first token, ``seqs``
-        prompts together, while ``n_dec`` sequences keep decoding: one step with
-        all its tokens plus one decode step per further chunk."""
-        tokens = np.asarray(seqs, dtype=float) * self.isl
-        n_chunks = np.maximum(1.0, np.ceil(tokens / self.eff.limits.max_batched_tokens))
-        full = sum(self.parts(n_dec, tokens, seqs).values())
-        if not np.any(n_chunks > 1.0):
-            return full
-        return full + (n_chunks - 1.0) * sum(self.parts(n_dec).values())
+        prompts together, while ``n_dec`` sequences keep decoding: every chunk step
+        of the prompts (see :meth:`prompt_load`)."""
+        n_chunks, per_step, pf_seqs, prefix, done = self.prompt_load(seqs)
+        n_dec = np.asarray(n_dec, dtype=float)
+        step = sum(self.parts(n_dec, per_step, pf_seqs, prefix, n_dec + done).values())
+        return n_chunks * step
 
     def closed_loop(self, b: Any) -> dict[str, Any]:
         """Metrics with ``b`` requests in flight per instance (closed loop): a
@@ -118,31 +139,35 @@ class Engine:
         others = np.maximum(b - 1.0, 0.0)
         m = self.mean_step(b, others / self.osl)
         wait = np.where(b > 1.0, m["residual"], 0.0)
-        ttft = self.eff.request_overhead_s + wait + self.prompt_time(others)
+        ttft = self.pf.runtime.request_s + wait + self.prompt_time(others)
         cycle = ttft + (self.osl - 1.0) * m["mean"]
         return {"tpot": m["mean"], "ttft": ttft, "req_rate": b / cycle, "parts": m["parts"]}
 
     def plans(self) -> tuple[MemoryPlan, MemoryPlan]:
-        lim = self.eff.limits
-        kw = dict(memory=self.hw.memory, mem_fraction=lim.mem_fraction, workspace=lim.workspace_bytes,
+        lim = self.limits
+        kw = dict(memory=self.pf.hw.memory, mem_fraction=lim.mem_fraction, workspace=lim.workspace_bytes,
                   weights=weights_per_gpu(self.model, self.lay).total)
         return (plan_memory(self.model, self.lay, context=self.ctx_dec, **kw),
                 plan_memory(self.model, self.lay, context=self.isl + self.osl, **kw))
 
-    def batch_cap(self, plan: MemoryPlan) -> Any:
+    def batch_cap(self, plan: MemoryPlan, decode_only: bool = False) -> Any:
         """Most sequences one instance decodes together: the engine's sequence
-        limit, the KV capacity at the mean context, and the token budget."""
-        lim = self.eff.limits
-        by_budget = lim.max_batched_tokens * self.osl / (self.osl + self.isl) + 1.0
-        return np.maximum(1.0, np.minimum(np.minimum(lim.max_seqs * self.lay.attn_dp, plan.max_seqs_per_instance),
-                                          by_budget))
+        limit, the KV capacity at the mean context, and the token budget (every
+        step carries its decodes plus, in steady state, ``isl/osl`` prompt tokens
+        per decode; decode-only instances carry no prompts).  Each attention-DP
+        rank has its own scheduler, limits and budget."""
+        lim = self.limits
+        dp = self.lay.attn_dp
+        share = 1.0 if decode_only else self.osl / (self.osl + self.isl)
+        by_budget = (lim.max_batched_tokens * share + 1.0) * dp
+        return np.maximum(1.0, np.minimum(np.minimum(lim.max_seqs * dp, plan.max_seqs_per_instance), by_budget))
 
     def server_batch(self, cap: Any, target: Any) -> tuple[Any, Any]:
         """Batch per instance where the output rate meets ``target`` tokens/s
         (log-linear interpolation on a grid); ``saturated`` where it cannot."""
         cap = np.asarray(cap, dtype=float)
         grid = cap[..., None] * SERVER_GRID
-        sub = Engine(model=self.model, lay=self.lay.expand(), hw=self.hw, eff=self.eff, isl=self.isl, osl=self.osl)
+        sub = Instance(model=self.model, lay=self.lay.expand(), pf=self.pf, isl=self.isl, osl=self.osl)
         rate = grid / sub.mean_step(grid, grid / self.osl)["mean"]
         target = np.asarray(target, dtype=float)[..., None] * np.ones_like(rate[..., :1])
         saturated = rate[..., -1] < target[..., 0]
@@ -161,16 +186,20 @@ class ServingResult:
 
     Times in seconds, rates per accelerator of the whole deployment.
     ``batch`` is the mean number of sequences decoding per instance.
+    ``saturated``: the offered load exceeds what the deployment sustains
+    (``capacity_req_s``); the queue then grows without bound, so ``ttft_s`` is
+    ``None`` (no finite mean exists) and throughput is the capacity.
     """
 
     scenario: str
     batch: float
-    ttft_s: float
+    ttft_s: float | None
     tpot_s: float
     output_tok_s_per_gpu: float
     total_tok_s_per_gpu: float
     input_tok_s_per_gpu: float
     max_concurrency: float          # sequences the whole deployment can hold
+    capacity_req_s: float           # requests/s the whole deployment sustains at its batch limit
     memory: MemoryPlan
     decode_breakdown: dict[str, float] = field(default_factory=dict)
     prefill_breakdown: dict[str, float] = field(default_factory=dict)
@@ -204,35 +233,42 @@ def _rows(parts: dict[str, Any], n: int) -> list[dict[str, Any]]:
     return [{name: c[k] for name, c in cols.items()} for k in range(n)]
 
 
-def _steady_once(e: Engine, n_dec: float, prompts: float, waiting: bool) -> dict[str, Any]:
+def _steady_once(e: Instance, n_dec: float, prompts: float, waiting: bool, burst: float = 0.0,
+                 cap: float | None = None) -> dict[str, Any]:
     """Mean step with ``n_dec`` decoders admitting ``prompts`` prompts per step, and
     the TTFT of a newcomer (the running step's residual if ``waiting``, then its
-    own prompt next to ``n_dec - 1`` decoders), from one call evaluating the
-    decode step, the prompt lump, the newcomer's prompt step, the decoders alone
-    (per extra chunk) and an isolated prefill (for the breakdown)."""
+    own prompt's chunk steps next to ``n_dec - 1`` decoders), from one call
+    evaluating the decode step, the prompt lump, the newcomer's chunk step, an
+    isolated prefill (for the breakdown), one chunk step of a burst of ``burst``
+    prompts arriving together (next to half of them already decoding) and --
+    with ``cap`` -- the steady state at the batch limit (the capacity, in
+    requests/s of the instance)."""
     others = max(n_dec - 1.0, 0.0)
     lump = max(prompts, 1.0)
-    parts = e.parts(np.array([n_dec, n_dec, others, others, 0.0]),
-                    np.array([0.0, lump * e.isl, e.isl, 0.0, e.isl]), np.array([0.0, lump, 1.0, 0.0, 1.0]))
-    rows = _rows(parts, 5)
+    c1, tok1, seq1, pre1, done1 = (_f(v) for v in e.prompt_load(1.0))
+    cb, tokb, seqb, preb, doneb = (_f(v) for v in e.prompt_load(max(burst, 1.0)))
+    full = cap if cap is not None else n_dec
+    lump_cap = max(full / e.osl, 1.0)
+    n = np.array([n_dec, n_dec, others, 0.0, burst / 2.0, full, full])
+    parts = e.parts(n, np.array([0.0, lump * e.isl, tok1, e.isl, tokb, 0.0, lump_cap * e.isl]),
+                    np.array([0.0, lump, seq1, 1.0, seqb, 0.0, lump_cap]), np.array([0.0, 0.0, pre1, 0.0, preb, 0.0, 0.0]),
+                    n + np.array([0.0, lump, done1, 1.0, doneb, 0.0, lump_cap]))
+    rows = _rows(parts, 7)
     m = e.combine(rows[0], rows[1], prompts)
-    chunks = max(1.0, float(np.ceil(e.isl / e.eff.limits.max_batched_tokens)))
-    prompt = sum(rows[2].values()) + (chunks - 1.0) * sum(rows[3].values())
+    at_cap = e.combine(rows[5], rows[6], full / e.osl)
+    prompt = c1 * sum(rows[2].values())
     wait = m["residual"] if waiting else 0.0
-    return {"tpot": m["mean"], "ttft": e.eff.request_overhead_s + wait + prompt, "parts": m["parts"],
-            "prefill": rows[4]}
+    # a burst's prompts finish spread over its chunk steps: mean completion (c + 1) / (2c) of the total
+    burst_ttft = cb * sum(rows[4].values()) * (cb + 1.0) / (2.0 * cb)
+    return {"tpot": m["mean"], "ttft": e.pf.runtime.request_s + wait + prompt, "parts": m["parts"],
+            "prefill": rows[3], "burst_ttft": e.pf.runtime.request_s + burst_ttft,
+            "capacity": full / _f(at_cap["mean"]) / e.osl}
 
 
-def _closed_loop_once(e: Engine, b: float) -> dict[str, Any]:
-    """:meth:`Engine.closed_loop` for one batch size in one step evaluation."""
-    return _steady_once(e, b, max(b - 1.0, 0.0) / e.osl, b > 1.0)
-
-
-def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Efficiency, wl: Workload,
-                    ) -> ServingResult:
-    """Predict one deployment under one workload (see module docstring)."""
-    lay = layout_of(model, dep, hw.peak_gemm, hw.peak_attn)
-    e = Engine(model=model, lay=lay, hw=hw, eff=eff, isl=float(wl.isl), osl=float(wl.osl))
+def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -> ServingResult:
+    """Predict one deployment (a size-one Layout) under one workload (see module docstring)."""
+    e = Instance(model=model, lay=lay, pf=pf, isl=float(wl.isl), osl=float(wl.osl))
+    rt = pf.runtime
     warnings: list[str] = []
     plan, one = (_scalar_plan(p) for p in e.plans())
     if not one.fits:
@@ -240,46 +276,70 @@ def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Effici
                         f"(weights {one.weights / 1e9:.1f} GB + workspace + one sequence's KV "
                         f"vs {one.capacity / 1e9:.1f} GB usable)")
     cap = _f(e.batch_cap(plan))
-    replicas = dep.replicas
+    replicas = max(1, int(lay.scalar("replicas")))
+    gpus = lay.scalar("gpus")
     scen = wl.scenario
     saturated = False
     isl, osl = e.isl, e.osl
     prefill: dict[str, Any] | None = None   # isolated prefill breakdown, when already evaluated
+    ttft: float | None
 
-    if scen in ("fixed-concurrency", "single-request"):
-        conc = float(wl.concurrency or 1.0)
+    if scen in ("fixed-concurrency", "single-request") or (scen == "offline" and wl.num_requests):
+        # closed loop: ``conc`` requests in flight over ``active`` instances (offline with a
+        # known number of requests: the engine's own batch limit is the concurrency)
+        conc = (float(wl.concurrency or 1.0) if scen != "offline"
+                else min(cap * replicas, float(wl.num_requests or 0.0)))
         active = min(float(replicas), conc)
         b_req = conc / active
         b = min(b_req, cap)
-        m = _closed_loop_once(e, b)
-        tpot, ttft, parts, prefill = _f(m["tpot"]), _f(m["ttft"]), m["parts"], m["prefill"]
-        cycle = ttft + (osl - 1.0) * tpot
+        n_req = float(wl.num_requests) / active if wl.num_requests else None
+        wave = min(n_req, b) if n_req else 0.0
+        m = _steady_once(e, b, max(b - 1.0, 0.0) / osl, b > 1.0, burst=wave, cap=cap)
+        tpot, ttft_ss, parts, prefill = _f(m["tpot"]), _f(m["ttft"]), m["parts"], m["prefill"]
+        capacity = m["capacity"] * replicas
+        cycle = ttft_ss + (osl - 1.0) * tpot
         req_rate = active * b / cycle
-        if b_req > b:  # closed loop beyond capacity: the excess waits in the queue
+        # beyond the batch limit the excess waits in the queue: b_req / b - 1 cycles (Little's law)
+        over = max(b_req / b - 1.0, 0.0)
+        ttft = ttft_ss + (over * cycle if scen != "offline" else 0.0)
+        if b_req > b and scen != "offline":
             saturated = True
-            ttft += cycle * (b_req / b - 1.0)
             warnings.append(f"concurrency {conc:g} exceeds what {replicas} instance(s) hold ({cap * replicas:.0f}); "
                             f"the rest queue")
-        out, inp = req_rate * osl / dep.gpus, req_rate * isl / dep.gpus
+        if n_req:
+            # the first requests arrive at once (initial burst: their prompts share the first
+            # steps); the others start as earlier ones finish.  Offline, request j waits
+            # floor(j / b) whole cycles for a slot.
+            burst = _f(m["burst_ttft"])
+            waves = n_req / b
+            later = max(n_req - wave, 0.0)
+            queue = cycle * waves / 2.0 if scen == "offline" else 0.0
+            ttft = (wave * burst + later * (ttft + queue)) / n_req
+            duration = max(waves, 1.0) * cycle + max(0.0, burst - ttft_ss)
+            req_rate = active * n_req / duration
+        out, inp = req_rate * osl / gpus, req_rate * isl / gpus
         total = out + inp
     elif scen == "decode-only":
+        cap = _f(e.batch_cap(plan, decode_only=True))
         b = min(float(wl.concurrency) / replicas, cap) if wl.concurrency else cap
-        parts = step_breakdown(model, lay, hw, eff, StepLoad(n_dec=b, ctx_dec=isl))
+        parts = e.parts(b)
         tpot = _f(sum(parts.values()))
-        ttft = eff.request_overhead_s + _f(e.prompt_time(0.0))
-        out = b / tpot * replicas / dep.gpus
+        ttft = rt.request_s + _f(e.prompt_time(0.0))
+        out = b / tpot * replicas / gpus
+        capacity = out * gpus / osl
         total, inp = out, 0.0
     elif scen == "prefill-only":
-        seqs = float(wl.concurrency) / replicas if wl.concurrency else max(1.0, eff.limits.max_batched_tokens / isl)
+        seqs = float(wl.concurrency) / replicas if wl.concurrency else max(1.0, e.limits.max_batched_tokens / isl)
         t_prompt = _f(e.prompt_time(0.0, seqs))
-        ttft = eff.request_overhead_s + t_prompt
-        out = seqs / t_prompt * replicas / dep.gpus
+        ttft = rt.request_s + t_prompt
+        out = seqs / t_prompt * replicas / gpus
+        capacity = out * gpus
         inp = out * isl
         total = inp + out
         b = 0.0
-        parts = step_breakdown(model, lay, hw, eff, StepLoad(n_dec=1.0, ctx_dec=isl))
+        parts = e.parts(1.0)
         tpot = _f(sum(parts.values()))
-    else:  # offline or server: steady state of a saturated or Poisson-loaded engine
+    else:  # offline (unknown request count) or server: steady state of a saturated or Poisson-loaded engine
         if scen == "server":
             target = float(wl.request_rate) / replicas * osl   # output tokens/s one instance must emit
             b_arr, sat = e.server_batch(np.asarray([cap]), np.asarray([target]))
@@ -289,28 +349,30 @@ def predict_serving(model: ModelSpec, dep: Deployment, hw: HwParams, eff: Effici
             n_dec = b if saturated else min(b + 1.0, max(cap, b))
         else:
             b = n_dec = cap
-        m = _steady_once(e, n_dec, b / osl, True)
+        m = _steady_once(e, n_dec, b / osl, True, cap=cap)
         tpot, ttft, parts, prefill = _f(m["tpot"]), _f(m["ttft"]), m["parts"], m["prefill"]
+        capacity = m["capacity"] * replicas
         # offline and saturated: the batch is the engine's full batch (n_dec == b)
         inst_rate = b / tpot if scen == "offline" or saturated else float(wl.request_rate) / replicas * osl
         if saturated:
-            warnings.append(f"overloaded: {wl.request_rate:g} req/s exceeds the predicted capacity "
-                            f"{inst_rate * replicas / osl:.2f} req/s; queues grow without bound")
-        out = inst_rate * replicas / dep.gpus
+            ttft = None
+            warnings.append(f"saturated: {wl.request_rate:g} req/s exceeds the predicted capacity "
+                            f"{capacity:.3g} req/s; the queue grows without bound (no finite TTFT)")
+        out = inst_rate * replicas / gpus
         total = out * (isl + osl) / osl
         inp = out * isl / osl
         if scen == "offline":
             warnings.append("offline TTFT shown is for a request admitted into the running batch; "
-                            "a burst's mean TTFT also includes waiting for a slot")
+                            "give the number of requests (num_requests) for a burst's mean TTFT")
 
     return ServingResult(
-        scenario=scen, batch=float(b), ttft_s=float(ttft), tpot_s=tpot,
+        scenario=scen, batch=float(b), ttft_s=None if ttft is None else float(ttft), tpot_s=tpot,
         output_tok_s_per_gpu=float(out), total_tok_s_per_gpu=float(total), input_tok_s_per_gpu=float(inp),
-        max_concurrency=float(plan.max_seqs_per_instance * replicas), memory=plan,
+        max_concurrency=float(plan.max_seqs_per_instance * replicas), capacity_req_s=float(capacity), memory=plan,
         decode_breakdown={k: _f(v) for k, v in parts.items()},
         prefill_breakdown={k: _f(v) for k, v in (prefill or e.parts(0.0, isl, 1.0)).items()},
         saturated=saturated, warnings=tuple(warnings),
     )
 
 
-__all__ = ["Engine", "ServingResult", "predict_serving"]
+__all__ = ["Instance", "ServingResult", "predict_serving"]

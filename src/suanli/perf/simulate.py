@@ -22,7 +22,7 @@ What is simulated (one engine instance, vLLM V1 / SGLang-style scheduler):
 * Prefix caching: a share ``prefix_hit_rate`` of every prompt (rounded down,
   at least one token always computed) is not prefilled but occupies KV.
 * A step lasts ``table(n_dec, n_pf)`` seconds (:class:`StepTable`, built
-  from :class:`~suanli.perf.serving.Engine` by :func:`step_table`).  The
+  from :class:`~suanli.perf.serving.Instance` by :func:`step_table`).  The
   first token of a request is emitted at the end of the step that completes
   its prefill; then one token per step.  ``request_overhead_s`` (HTTP,
   tokenisation) is added to TTFT and end-to-end latency, as in the
@@ -61,8 +61,8 @@ from typing import Any
 import numpy as np
 
 from suanli.errors import InvalidInput
-from suanli.perf.serving import Engine
-from suanli.perf.step import StepLoad
+from suanli.perf.ops import StepLoad
+from suanli.perf.serving import Instance
 from suanli.perf.workload import Requests
 
 DEC_POINTS = 33   # grid points along the decode batch
@@ -139,7 +139,7 @@ def _grid(top: float, points: int) -> np.ndarray:
     return g if g.size >= 2 else np.array([0.0, 1.0])
 
 
-def step_table(engine: Engine, max_dec: int, budget: int, ctx: float | None = None, *,
+def step_table(engine: Instance, max_dec: int, budget: int, ctx: float | None = None, *,
                points: tuple[int, int] = (DEC_POINTS, PF_POINTS)) -> StepTable:
     """Tabulate ``engine``'s step time for 0..``max_dec`` decodes x 0..``budget``
     prefill tokens in one vectorised call.
@@ -153,7 +153,7 @@ def step_table(engine: Engine, max_dec: int, budget: int, ctx: float | None = No
     xd, xp = _grid(max_dec, points[0]), _grid(budget, points[1])
     d, p = np.meshgrid(xd, xp, indexing="ij")
     load = StepLoad(n_dec=d, ctx_dec=engine.ctx_dec if ctx is None else float(ctx), n_pf=p,
-                    ctx_pf=engine.isl / 2.0, n_pf_seqs=p / engine.isl)
+                    pf_seqs=p / engine.isl)
     sec = np.asarray(engine.t(load), dtype=float).reshape(d.shape)
     return StepTable(n_dec=xd, n_pf=xp, seconds=sec)
 
@@ -193,17 +193,17 @@ class SimConfig:
                                field="request_overhead_s")
 
 
-def sim_config(engine: Engine, *, prefix_hit_rate: float = 0.0, chunked_prefill: bool = True) -> SimConfig:
+def sim_config(engine: Instance, *, prefix_hit_rate: float = 0.0, chunked_prefill: bool = True) -> SimConfig:
     """The scheduler the analytical model assumes for ``engine``: its engine
     limits (``max_seqs`` x attention-DP ranks), request overhead, and the KV
     capacity of its memory plan at the mean decode context."""
-    lim = engine.eff.limits
+    lim = engine.limits
     plan = engine.plans()[0]
     seqs = float(np.asarray(plan.max_seqs_per_instance, dtype=float).reshape(-1)[0])
     dp = float(np.asarray(engine.lay.attn_dp, dtype=float).reshape(-1)[0])
     return SimConfig(max_seqs=max(1, int(lim.max_seqs * dp)), max_batched_tokens=lim.max_batched_tokens,
                      kv_capacity_tokens=max(1, int(seqs * engine.ctx_dec)), prefix_hit_rate=prefix_hit_rate,
-                     request_overhead_s=engine.eff.request_overhead_s, chunked_prefill=chunked_prefill)
+                     request_overhead_s=engine.pf.runtime.request_s, chunked_prefill=chunked_prefill)
 
 
 # --------------------------------------------------------------------------- result

@@ -87,9 +87,11 @@ def validate_deployment(dep: Deployment, model: ModelSpec) -> None:
     if dep.ep > 1:
         if not model.is_moe:
             raise InvalidInput(f"--ep {dep.ep} given but {model.id} has no MoE layers", field="ep")
-        if model.num_experts % dep.ep:
-            raise InvalidInput(f"--ep {dep.ep} does not divide the {model.num_experts} experts of {model.id}",
+        if dep.ep > 2 * model.num_experts:
+            raise InvalidInput(f"--ep {dep.ep} is more than twice the {model.num_experts} experts of {model.id}",
                                field="ep")
+        # an EP size that does not divide the experts runs with redundant experts
+        # (DeepSeek EPLB: 256 + 32 redundant experts on EP144, 2 per GPU)
         if dep.ep < dep.tp and dep.tp % dep.ep:
             raise InvalidInput(f"--ep {dep.ep} must divide --tp {dep.tp} or be a multiple of it", field="ep")
         if dep.ep > dep.tp and dep.ep % dep.tp:
@@ -105,6 +107,7 @@ class Workload:
     scenario: str = "offline"
     concurrency: float | None = None     # whole deployment
     request_rate: float | None = None    # requests/s, whole deployment
+    num_requests: int | None = None      # requests the benchmark sends in total (None: a long steady run)
 
     def __post_init__(self) -> None:
         for name in ("isl", "osl"):
@@ -121,6 +124,10 @@ class Workload:
         if self.request_rate is not None and not (0 < self.request_rate < math.inf):
             raise InvalidInput(f"--request-rate must be a finite number > 0, got {self.request_rate!r}",
                                field="request_rate")
+        if self.num_requests is not None and (int(self.num_requests) != self.num_requests
+                                              or not 1 <= self.num_requests < 10**12):
+            raise InvalidInput(f"--num-requests must be a whole number >= 1, got {self.num_requests!r}",
+                               field="num_requests")
         if self.scenario == "server" and self.request_rate is None:
             raise InvalidInput("the server scenario needs --request-rate", field="request_rate")
         if self.scenario == "fixed-concurrency" and self.concurrency is None:

@@ -65,7 +65,7 @@ class FormQuery:
 
 def warm_up() -> None:
     """What the first visitor would otherwise wait for: catalogs, the Plotly bundle (gzipped
-    once) and the compare page's default workload.  Run at startup, before the server
+    once), the compare page's default workload and the default buyer report.  Run at startup, before the server
     accepts connections.  (The accuracy report is computed on its first request: done in the
     background it would hold the GIL while the first pages are served.)"""
     from suanli.web.routes import compare, pages
@@ -73,6 +73,8 @@ def warm_up() -> None:
     try:
         pages._plotly()
         compare.compare_data(compare.search_params(), compare.targets())
+        from suanli.web.routes import report
+        report.report_data(report.report_params())
     except Exception:  # a warm-up failure must not stop the server; the page will show it
         logging.getLogger("suanli.web").exception("warm-up failed")
 
@@ -134,7 +136,7 @@ def create_app(db_url: str | None = None, *, warm: bool = True, **overrides: Any
     errors.install(app, render.error_page)
     for module in (pages, predict, compare, catalog, accuracy, dealer, market):
         app.include_router(module.router)
-    for name in ("economics", "training", "market_api"):
+    for name in ("economics", "training", "market_api", "report"):
         optional = _optional_router(name)
         if optional is not None:
             app.include_router(optional)

@@ -8,17 +8,14 @@ traces are not exposed.
 
 from __future__ import annotations
 
-import csv
-import functools
 import importlib
-import io
 import re
-from importlib.resources import files
 from types import ModuleType
 from typing import Any
 
 from suanli.app.limits import MAX_CONCURRENCY, MAX_GPUS, MAX_RATE, MAX_TOKENS  # noqa: F401  (shared with the CLI)
 from suanli.errors import InvalidInput, UnknownModel
+from suanli.specs import names
 from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
 from suanli.specs.model import bundled_model_ids
 
@@ -76,31 +73,14 @@ def split_list(values: list[str] | None) -> list[str] | None:
 
 # --- Chinese names ---------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=1)
 def zh_names() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-    """(by accelerator id, by vendor) -> {name_zh, source, note} from ``web/data/chip_names_zh.csv``."""
-    text = (files("suanli.web") / "data" / "chip_names_zh.csv").read_text(encoding="utf-8")
-    by_id: dict[str, dict[str, str]] = {}
-    by_vendor: dict[str, dict[str, str]] = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        entry = {"name_zh": row["name_zh"], "source": row["source"], "note": row.get("note", "")}
-        (by_id if row["kind"] == "id" else by_vendor)[row["match"]] = entry
-    return by_id, by_vendor
+    """(by accelerator id, by vendor) -> {name_zh, source, note} (:mod:`suanli.specs.names`)."""
+    return names.zh_names()
 
 
 def chip_label(acc: Accelerator) -> dict[str, Any]:
     """English and (where known) Chinese names of a chip, with the source of the Chinese one."""
-    by_id, by_vendor = zh_names()
-    zh = by_id.get(acc.id)
-    vendor = by_vendor.get(acc.vendor)
-    name_zh, source = None, None
-    if zh:
-        name_zh, source = zh["name_zh"], zh["source"]
-    elif vendor:
-        short = acc.name.split(" (")[0]
-        name_zh, source = f"{vendor['name_zh']} {short}", vendor["source"]
-    return {"id": acc.id, "name": acc.name, "vendor": acc.vendor, "name_zh": name_zh, "name_zh_source": source,
-            "unverified": acc.unverified, "status": acc.status}
+    return names.chip_label(acc)
 
 
 def labels(cat: HardwareCatalog | None = None) -> dict[str, dict[str, Any]]:

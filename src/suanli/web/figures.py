@@ -84,23 +84,57 @@ def accuracy(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def errors_per_chip(by_hardware: dict[str, dict[str, Any]], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
     rows = sorted(((hw, s) for hw, s in by_hardware.items() if s.get("median_ape") is not None),
                   key=lambda r: r[1]["median_ape"])
+    lay = _layout("Median absolute error per chip", "median |error| (%)", "")
+    lay["yaxis"] = {**lay["yaxis"], "automargin": True, "tickfont": {"size": 11}}
     return {"data": [{"type": "bar", "orientation": "h", "y": [chip_name(labels.get(hw), hw) for hw, _ in rows],
                       "x": [100 * s["median_ape"] for _, s in rows],
                       "text": [f"{s['count']} cases" for _, s in rows],
                       "hovertemplate": "%{y}: median error %{x:.0f} % (%{text})<extra></extra>"}],
-            "layout": {**_layout("Median absolute error per chip", "median |error| (%)", ""),
-                       "margin": {"l": 220, "r": 20, "t": 40, "b": 50}, "height": 120 + 28 * len(rows)}}
+            "layout": {**lay, "margin": {"l": 10, "r": 20, "t": 40, "b": 50}, "height": 120 + 28 * len(rows)}}
 
 
 def dealer(plan: dict[str, Any], currency: str) -> dict[str, Any]:
+    """By week: units sold (bars), units held in stock and units out on lease (right axis)."""
     weeks = list(range(len(plan["sell_per_week_mean"])))
+    stock_weeks = list(range(len(plan["stock_mean"])))
     return {"data": [
-        {"type": "bar", "name": "units sold (mean over scenarios)", "x": weeks, "y": plan["sell_per_week_mean"]},
-        {"type": "scatter", "mode": "lines", "name": "stock (mean)", "x": list(range(len(plan["stock_mean"]))),
-         "y": plan["stock_mean"], "yaxis": "y2"}],
-        "layout": _layout(f"Plan: expected NPV {plan['npv_mean'] / 1e6:,.1f} M {currency}", "week", "units sold",
-                          yaxis2={"title": {"text": "units in stock"}, "overlaying": "y", "side": "right",
-                                  "showgrid": False})}
+        {"type": "bar", "name": "units sold per week (mean over scenarios)", "x": weeks, "y": plan["sell_per_week_mean"]},
+        {"type": "scatter", "mode": "lines", "name": "units held in stock (mean)", "x": stock_weeks,
+         "y": plan["stock_mean"], "yaxis": "y2"},
+        {"type": "scatter", "mode": "lines", "name": "units out on lease", "x": stock_weeks,
+         "y": [plan["leased_units"]] * len(stock_weeks), "yaxis": "y2", "line": {"dash": "dash"}}],
+        "layout": {**_layout(f"Plan: expected NPV {plan['npv_mean'] / 1e6:,.1f} M {currency}", "week",
+                             "units sold per week",
+                             yaxis2={"title": {"text": "units held / on lease"}, "overlaying": "y", "side": "right",
+                                     "showgrid": False, "automargin": True, "rangemode": "tozero"}),
+                   "margin": {"l": 60, "r": 70, "t": 40, "b": 50}}}
+
+
+def _stagger(dates: Sequence[str], *, max_levels: int = 8) -> list[int]:
+    """A row per event number so that numbers of events close in time do not overlap: an event
+    goes on the lowest row whose last number is far enough left (2 % of the date span, about
+    a number's width on a desktop chart)."""
+    from datetime import date
+
+    def day(d: str) -> int:
+        parts = [int(x) for x in d.split("-")] + [1, 1]
+        return date(parts[0], parts[1], parts[2]).toordinal()
+
+    if not dates:
+        return []
+    days = [day(d) for d in dates]
+    gap = max(1.0, 0.02 * (max(days) - min(days)))
+    last: list[float] = []
+    out = []
+    for d in days:
+        lvl = next((k for k, x in enumerate(last) if d - x >= gap), None)
+        if lvl is None:
+            lvl = len(last) if len(last) < max_levels else min(range(len(last)), key=lambda k: last[k])
+            if lvl == len(last):
+                last.append(float(d))
+        last[lvl] = float(d)
+        out.append(lvl)
+    return out
 
 
 def price_index(series: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
@@ -109,8 +143,13 @@ def price_index(series: Sequence[dict[str, Any]], events: Sequence[dict[str, Any
               for s in series]
     shapes = [{"type": "line", "x0": e["date"], "x1": e["date"], "yref": "paper", "y0": 0, "y1": 1,
                "line": {"dash": "dot", "color": "#c44", "width": 1}} for e in events if e.get("date")]
-    annotations = [{"x": e["date"], "yref": "paper", "y": 1, "text": str(i + 1), "showarrow": False,
-                    "font": {"size": 10, "color": "#c44"}, "hovertext": e.get("event", "")}
-                   for i, e in enumerate(events) if e.get("date")]
-    return {"data": traces, "layout": _layout(title, "date", "price index", shapes=shapes,
-                                              annotations=annotations)}
+    dated = sorted(((i, e) for i, e in enumerate(events) if e.get("date")), key=lambda t: t[1]["date"])
+    levels = _stagger([e["date"] for _, e in dated])
+    annotations = [{"x": e["date"], "yref": "paper", "y": 1, "yanchor": "bottom", "yshift": 2 + 16 * lvl,
+                    "text": str(i + 1), "showarrow": False, "font": {"size": 10, "color": "#c44"},
+                    "hovertext": e.get("event", "")}
+                   for (i, e), lvl in zip(dated, levels)]
+    lay = _layout(title, "date", "price index", shapes=shapes, annotations=annotations)
+    lay["margin"] = {**lay["margin"], "t": 40 + 16 * (max(levels) + 1 if levels else 0)}
+    lay["title"] = {**lay["title"], "y": 0.99, "yanchor": "top"}
+    return {"data": traces, "layout": lay}

@@ -21,7 +21,7 @@ from suanli.web.jsonutil import JSONResponse, plain
 
 TEMPLATES = Jinja2Templates(directory=str(files("suanli.web") / "templates"))
 
-NAV = (("/compare", "Compare", "对比"), ("/chips", "Chips", "芯片"), ("/market", "Market", "市场"),
+NAV = (("/report", "Report", "报告"), ("/compare", "Compare", "对比"), ("/chips", "Chips", "芯片"), ("/market", "Market", "市场"),
        ("/dealer", "Dealer", "经销商"), ("/accuracy", "Accuracy", "准确度"), ("/docs", "API", "接口"))
 
 
@@ -56,7 +56,9 @@ def chip_name(label: dict[str, Any] | None, fallback: str = "") -> str:
     return label["name"] + (f" · {label['name_zh']}" if label.get("name_zh") else "")
 
 
-TEMPLATES.env.filters.update(num=num, pct=pct, g=g, chip_name=chip_name)
+from suanli.web.markdown import inline as _md_inline, paragraphs as _md_paragraphs  # noqa: E402
+
+TEMPLATES.env.filters.update(num=num, pct=pct, g=g, chip_name=chip_name, md=_md_inline, md_paragraphs=_md_paragraphs)
 TEMPLATES.env.globals.update(nav=NAV)
 
 

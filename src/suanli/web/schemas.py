@@ -57,13 +57,20 @@ class PredictionOut(_Out):
     scenario: str
     concurrency: Num
     request_rate: Num
-    ttft_ms: Num
+    num_requests: Optional[int] = Field(None, description="Requests the benchmark sends in total (burst TTFT)")
+    ttft_ms: Num = Field(None, description="Mean TTFT; null when the load is saturated (no finite mean)")
     tpot_ms: Num
     output_tok_s_per_gpu: Num
     total_tok_s_per_gpu: Num
     input_tok_s_per_gpu: Num
     tok_s_per_user: Num
     batch_per_instance: Num
+    saturated: bool = Field(False, description="Offered load exceeds the predicted capacity")
+    capacity_req_s: Num = Field(None, description="Requests/s the deployment sustains at its batch limit")
+    basis: str = Field("", description="How the dominant op's time was made: measured-kernels:<system>/<backend>, "
+                                       "transferred:<system>, roofline-prior or roofline")
+    kernel_basis: dict[str, str] = Field(default_factory=dict, description="Basis per op kind")
+    layout_reason: str = Field("", description="Which layout suanli chose for blank TP/PP/EP/DP, and why")
     fits: bool
     weights_gb_per_gpu: Num
     kv_gb_per_gpu: Num
@@ -168,6 +175,7 @@ class SimulationOut(_Out):
 
 class CaseOut(_Out):
     case_id: str
+    source_group: str = Field("", description="Publication family the case was read from")
     hardware: str
     model: str
     engine: str
@@ -215,6 +223,8 @@ class ChipPage(_Out):
     price_index: Optional[dict[str, Any]] = Field(None, description="weekly per-GPU price index by channel")
     market_chip: Optional[str] = Field(None, description="the chip's name in the market data")
     market_available: bool
+    availability: Optional[dict[str, Any]] = Field(None, description="availability timeline in China (dated, sourced "
+                                                   "events) and the state today")
 
 
 class ModelOut(_Out):

@@ -67,7 +67,11 @@ def chip_data(chip: str, request: Request | None = None) -> dict[str, Any]:
 
     market = chip_market(acc, request)
     timeline = export_timeline(acc) + (market["events"] if market else [])
-    return {"chip": deps.accelerator_dict(acc), "systems": systems,
+    from suanli.app import availability as av
+
+    availability = {"timeline": [e.to_dict() for e in av.timeline(acc)],
+                    "today": av.status(acc, av.resolve_as_of(None)).to_dict()}
+    return {"chip": deps.accelerator_dict(acc), "systems": systems, "availability": availability,
             "timeline": sorted(timeline, key=lambda e: e.get("date") or "9999"),
             "prices": market["prices"] if market else [], "price_index": market["index"] if market else None,
             "market_chip": market["market_chip"] if market else None, "market_available": market is not None}

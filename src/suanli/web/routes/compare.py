@@ -77,8 +77,20 @@ def _frontier_dict(f: Any, labels: dict[str, Any]) -> dict[str, Any]:
             "points": [{k: p.get(k) for k in POINT_KEYS} for p in f.points]}
 
 
-def compare_data(search: dict[str, Any], tgt: dict[str, Any]) -> dict[str, Any]:
-    """The one data dict behind ``/compare``, ``/compare?format=json`` and ``/api/compare``."""
+AsOf = Optional[Annotated[str, Query(max_length=10, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
+                                      description="Flag chips not obtainable in China at this date (default today)")]]
+
+
+def _availability(chips: list[dict[str, Any]], as_of: str | None) -> dict[str, Any]:
+    from suanli.app.availability import obtainability
+
+    day, avail = obtainability([c["hardware"] for c in chips], as_of)
+    return {"as_of": day, "availability": {hw: a.to_dict() for hw, a in avail.items()}}
+
+
+def compare_data(search: dict[str, Any], tgt: dict[str, Any], as_of: str | None = None) -> dict[str, Any]:
+    """The one data dict behind ``/compare``, ``/compare?format=json`` and ``/api/compare``; each
+    chip's availability in China at ``as_of`` (default today) rides along."""
     res = _compare(_key({**search, **tgt}))
     labels = deps.labels()
     query = {**search, **tgt}
@@ -98,7 +110,8 @@ def compare_data(search: dict[str, Any], tgt: dict[str, Any]) -> dict[str, Any]:
     return {"query": query, "model": res.model, "isl": res.isl, "osl": res.osl, "ttft_ms": res.ttft_ms,
             "tpot_ms": res.tpot_ms, "request_rate": res.request_rate, "engine": res.engine,
             "metric": "cny_per_mtok" if priced else "output_tok_s_per_gpu", "economics_available": priced,
-            "chips": chips, "frontiers": [_frontier_dict(f, labels) for f in res.frontiers]}
+            "chips": chips, "frontiers": [_frontier_dict(f, labels) for f in res.frontiers],
+            **_availability(chips, as_of)}
 
 
 def _economics(res: Any, query: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -111,10 +124,10 @@ def _economics(res: Any, query: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @router.get("/api/compare", response_model=CompareOut, responses=ERRORS,
             summary="Rank chips by their best deployment under TTFT/TPOT targets")
-def api_compare(search: Search, tgt: Targets) -> Any:
+def api_compare(search: Search, tgt: Targets, as_of: AsOf = None) -> Any:
     """Same as ``suanli compare`` (default workload: Qwen/Qwen3-32B, 2048 in / 512 out, TTFT ≤ 2 s,
     TPOT ≤ 50 ms).  Includes every chip's throughput-vs-interactivity frontier."""
-    return JSONResponse(compare_data(search, tgt))
+    return JSONResponse(compare_data(search, tgt, as_of))
 
 
 @router.get("/api/pareto", response_model=ParetoOut, responses=ERRORS,
@@ -144,10 +157,10 @@ def _form(request: Request) -> dict[str, Any]:
 
 
 @router.get("/compare", include_in_schema=False)
-def compare_page(request: Request, search: Search, tgt: Targets) -> Any:
+def compare_page(request: Request, search: Search, tgt: Targets, as_of: AsOf = None) -> Any:
     extra: dict[str, Any] = {"form": _form(request), "query": {**search, **tgt}}
     try:
-        data = compare_data(search, tgt)
+        data = compare_data(search, tgt, as_of)
     except SuanliError as exc:
         err = from_suanli(exc)
         if wants_json(request):

@@ -44,7 +44,7 @@ def health() -> Any:
 @router.get("/", include_in_schema=False)
 def home(request: Request) -> Any:
     return page(request, "index.html", {"version": _version(), "features": features(),
-                                        "pages": ["/compare", "/chips", "/market", "/dealer", "/accuracy"],
+                                        "pages": ["/report", "/fairprice", "/compare", "/chips", "/market", "/dealer", "/accuracy"],
                                         "api": "/openapi.json"})
 
 

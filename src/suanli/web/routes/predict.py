@@ -56,10 +56,11 @@ class PredictQuery(BaseModel):
     hardware: str = Field(min_length=1, max_length=100, description="Accelerator id or alias (H20, 910B)",
                           examples=["H20"])
     gpus: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS, description="Accelerators in total (default: one instance)")
-    tp: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS, description="Tensor parallel size (default: smallest that fits)")
-    pp: int = Field(1, ge=1, le=deps.MAX_GPUS, description="Pipeline parallel size")
+    tp: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS,
+                              description="Tensor parallel size (default: the layout an operator would run)")
+    pp: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS, description="Pipeline parallel size")
     ep: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS, description="Expert parallel size (MoE)")
-    dp_attention: int = Field(1, ge=1, le=deps.MAX_GPUS, description="Data-parallel attention ranks")
+    dp_attention: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS, description="Data-parallel attention ranks")
     weight_dtype: Optional[WeightDType] = Field(None, description="default: the checkpoint's own")
     kv_dtype: Optional[KvDType] = Field(None, description="default: bf16")
     engine: Engine = "vllm"
@@ -70,6 +71,7 @@ class PredictQuery(BaseModel):
     request_rate: Optional[float] = Field(None, gt=0, le=deps.MAX_RATE, allow_inf_nan=False,
                                           description="Poisson arrivals, requests/s")
     scenario: Optional[Scenario] = None
+    num_requests: Optional[int] = Field(None, ge=1, le=10**9, description="Requests sent in total (burst TTFT)")
     system: Optional[str] = Field(None, max_length=100, description="Server system id")
     mode: Mode = "calibrated"
 
@@ -88,7 +90,7 @@ async def predict(q: Annotated[PredictQuery, Query()]) -> Any:
     pred = run(deps.resolve_model(q.model), acc, isl=q.isl, osl=q.osl, concurrency=q.concurrency,
                request_rate=q.request_rate, scenario=q.scenario, system=q.system, mode=q.mode, catalog=cat,
                gpus=q.gpus, tp=q.tp, pp=q.pp, ep=q.ep, dp_attention=q.dp_attention, weight_dtype=q.weight_dtype,
-               kv_dtype=q.kv_dtype, engine=q.engine)
+               kv_dtype=q.kv_dtype, engine=q.engine, num_requests=q.num_requests)
     return JSONResponse({**fields_dict(pred), "label": deps.chip_label(acc)})
 
 

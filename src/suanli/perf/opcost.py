@@ -1,0 +1,207 @@
+"""Time of each op of an :class:`~suanli.perf.ops.OpTable`: one pure cost
+function per op kind, registered by kind.
+
+Kernel ops (GEMM, MoE, attention, MLA) take their time from the platform's
+kernel model (measured tables, transferred through physics, or a stated
+roofline prior -- ``perf.kernels``); element-wise ops stream their bytes at a
+stated fraction of memory bandwidth; collectives inside a scale-up domain use
+the kernel model's measured collectives, across nodes an alpha-beta model over
+the server's NIC (``perf.comm``).  In speed-of-light mode every op is its bare
+roofline ``max(FLOPs / peak, bytes / bandwidth)``.
+
+Adding an op kind is one function here and one ``@cost("kind")`` line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from suanli.perf import comm
+from suanli.perf.hardware import HwParams
+from suanli.perf.ops import Op, OpTable
+from suanli.perf.runtime import Runtime
+
+# Element-wise kernels stream at ~80-90 % of peak HBM bandwidth on large
+# tensors (BabelStream copy/triad on A100/H100/MI250X reach 85-93 %:
+# Deakin et al., "Evaluating the performance of HPC-style SYCL applications",
+# and the BabelStream results pages); 0.8 leaves room for the small, unfused
+# tensors of inference.  Their fixed latency is the runtime's ``layer_s``.
+STREAM_EFF = 0.8
+# DeepEP's low-latency dispatch/combine serves at most 128 tokens per rank per call by
+# default (num_max_dispatch_tokens_per_rank = 128 in its examples); larger batches use the
+# normal kernels.
+LOW_LATENCY_TOKENS = 128.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Platform:
+    """Where a model runs: the chip (``hw``), its kernel model and the engine runtime."""
+
+    hw: HwParams
+    kernels: Any
+    runtime: Runtime
+
+    @property
+    def speed_of_light(self) -> bool:
+        return self.runtime.speed_of_light
+
+
+CostFn = Callable[[Op, Platform], Any]
+COSTS: dict[str, CostFn] = {}
+
+
+def cost(kind: str) -> Callable[[CostFn], CostFn]:
+    def register(fn: CostFn) -> CostFn:
+        COSTS[kind] = fn
+        return fn
+    return register
+
+
+def _sol(op: Op, pf: Platform) -> Any:
+    """Bare roofline of a compute op at the chip's peak for the op's dtype."""
+    peak = pf.hw.peaks.get(op.dtype) or pf.hw.peak_attn
+    return np.maximum(op.flops / peak, (op.bytes_read + op.bytes_written) / pf.hw.mem_bw)
+
+
+@cost("gemm")
+def gemm_time(op: Op, pf: Platform) -> Any:
+    if pf.speed_of_light:
+        return _sol(op, pf)
+    s = op.shape
+    return pf.kernels.gemm(s["m"], s["n"], s["k"], op.dtype)
+
+
+@cost("moe")
+def moe_time(op: Op, pf: Platform) -> Any:
+    if pf.speed_of_light:
+        return _sol(op, pf)
+    s = op.shape
+    return pf.kernels.moe(s["tokens"], s["hidden"], s["inter"], s["topk"], s["experts"], s["moe_tp"], s["moe_ep"],
+                          op.dtype)
+
+
+@cost("attn_prefill")
+def attn_prefill_time(op: Op, pf: Platform) -> Any:
+    if pf.speed_of_light:
+        return _sol(op, pf)
+    s = op.shape
+    return pf.kernels.attn_prefill(s["batch"], s["isl"], s["heads"], s["kv_heads"], s["head_dim"], op.dtype,
+                                   s["prefix"])
+
+
+@cost("attn_decode")
+def attn_decode_time(op: Op, pf: Platform) -> Any:
+    if pf.speed_of_light:
+        return _sol(op, pf)
+    s = op.shape
+    return pf.kernels.attn_decode(s["batch"], s["ctx"], s["heads"], s["kv_heads"], s["head_dim"], op.dtype)
+
+
+@cost("mla_prefill")
+def mla_prefill_time(op: Op, pf: Platform) -> Any:
+    if pf.speed_of_light:
+        return _sol(op, pf)
+    s = op.shape
+    return pf.kernels.mla_prefill(s["batch"], s["isl"], s["heads"], op.dtype, s["prefix"])
+
+
+@cost("mla_decode")
+def mla_decode_time(op: Op, pf: Platform) -> Any:
+    if pf.speed_of_light:
+        return _sol(op, pf)
+    s = op.shape
+    return pf.kernels.mla_decode(s["batch"], s["ctx"], s["heads"], op.dtype)
+
+
+@cost("elementwise")
+def elementwise_time(op: Op, pf: Platform) -> Any:
+    eff = 1.0 if pf.speed_of_light else STREAM_EFF
+    return (op.bytes_read + op.bytes_written) / (pf.hw.mem_bw * eff)
+
+
+def _fabric(pf: Platform) -> dict[str, Any]:
+    hw = pf.hw
+    return dict(link_bw=hw.link_bw, scaleout_bw=hw.scaleout_bw, node_size=hw.node_size, latency=hw.link_latency_s,
+                scaleout_latency=hw.scaleout_latency_s, eff=pf.runtime.comm_eff)
+
+
+@cost("allreduce")
+def allreduce_time(op: Op, pf: Platform) -> Any:
+    n = np.asarray(op.group, dtype=float)
+    model = comm.allreduce_time(op.comm_bytes, n, **_fabric(pf))
+    if pf.speed_of_light:
+        return model
+    inside = n <= pf.hw.node_size
+    measured = pf.kernels.allreduce(op.comm_bytes, np.where(inside, n, 2.0))
+    return np.where(n > 1, np.where(inside, measured, model), 0.0)
+
+
+@cost("allgather")
+def allgather_time(op: Op, pf: Platform) -> Any:
+    # ring all-gather moves half an all-reduce's volume
+    return 0.5 * allreduce_time(op, pf)
+
+
+@cost("alltoall")
+def alltoall_time(op: Op, pf: Platform) -> Any:
+    n = np.asarray(op.group, dtype=float)
+    model = comm.alltoall_time(op.comm_bytes, n, **_fabric(pf))
+    if pf.speed_of_light:
+        return model
+    inside = n <= pf.hw.node_size
+    # DeepEP low-latency kernels for decode-sized batches, normal kernels for prefill
+    # (DeepEP README: LL mode for inference decoding, normal for training/prefill)
+    tokens = np.asarray(op.shape.get("tokens", 0.0), dtype=float)
+    mode = "low_latency" if float(np.max(tokens, initial=0.0)) <= LOW_LATENCY_TOKENS else "normal"
+    measured = pf.kernels.alltoall(op.shape.get("copy_bytes", op.comm_bytes), np.where(inside, n, 2.0), mode)
+    return np.where(n > 1, np.where(inside, measured, model), 0.0)
+
+
+@cost("p2p")
+def p2p_time(op: Op, pf: Platform) -> Any:
+    hw = pf.hw
+    return comm.p2p_time(op.comm_bytes, bw=hw.link_bw, latency=hw.link_latency_s, eff=pf.runtime.comm_eff)
+
+
+@cost("kv_transfer")
+def kv_transfer_time(op: Op, pf: Platform) -> Any:
+    """KV cache of prompts moving from prefill to decode instances; ``group`` > node size
+    means it crosses the scale-out network."""
+    hw = pf.hw
+    crosses = np.asarray(op.group, dtype=float) > hw.node_size
+    bw = np.where(crosses, min(hw.link_bw, hw.scaleout_bw), hw.link_bw)
+    lat = hw.link_latency_s + np.where(crosses, hw.scaleout_latency_s, 0.0)
+    return comm.p2p_time(op.comm_bytes, bw=bw, latency=lat, eff=pf.runtime.comm_eff)
+
+
+def _batched_gemms(ops: list[Op], pf: Platform) -> list[Any]:
+    """Times of several GEMMs of one dtype in one kernel-model call: their shapes are
+    broadcast to a common shape and stacked (the call's fixed cost dominates small arrays)."""
+    shapes = [np.broadcast_arrays(np.asarray(o.shape["m"], dtype=float), np.asarray(o.shape["n"], dtype=float),
+                                  np.asarray(o.shape["k"], dtype=float)) for o in ops]
+    common = np.broadcast_shapes(*(a[0].shape for a in shapes))
+    m, n, k = (np.stack([np.broadcast_to(a[i], common) for a in shapes]) for i in range(3))
+    t = pf.kernels.gemm(m, n, k, ops[0].dtype)
+    return [t[i] for i in range(len(ops))]
+
+
+def op_times(table: OpTable, pf: Platform) -> dict[str, Any]:
+    """Seconds each op takes in one step (``count`` x per-occurrence time).  GEMMs of one
+    dtype go to the kernel model in one batched call (same result, less overhead)."""
+    times: dict[str, Any] = {}
+    groups: dict[str, list[Op]] = {}
+    for op in table:
+        if op.kind == "gemm" and not pf.speed_of_light:
+            groups.setdefault(op.dtype, []).append(op)
+        else:
+            times[op.name] = COSTS[op.kind](op, pf)
+    for ops in groups.values():
+        for op, t in zip(ops, _batched_gemms(ops, pf) if len(ops) > 1 else [gemm_time(ops[0], pf)]):
+            times[op.name] = t
+    return {op.name: np.asarray(op.count, dtype=float) * times[op.name] for op in table}
+
+
+__all__ = ["COSTS", "Platform", "STREAM_EFF", "cost", "op_times"]
