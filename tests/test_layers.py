@@ -2,8 +2,9 @@
 
     specs -> perf / econ / market -> app -> cli / web (/ viz)
 
-* ``errors`` imports nothing from suanli; ``specs`` only stdlib, numpy, ``suanli.errors``
-  and itself.
+* ``errors`` imports nothing from suanli; ``files`` (atomic output files, private
+  directories, JSON from users' files) only stdlib and ``suanli.errors``; ``specs`` only
+  stdlib, numpy, ``suanli.errors``, ``suanli.files`` and itself.
 * ``perf`` and ``econ``: stdlib, numpy, ``suanli.errors``, ``suanli.specs`` and their own
   layer; never each other; no file reads (``open``, pathlib, importlib.resources), no
   environment (``os``), no clock (``time``, ``datetime.now``/``today``).
@@ -34,12 +35,13 @@ SRC = Path(suanli.__file__).resolve().parent
 STDLIB = frozenset(sys.stdlib_module_names)
 
 INTERFACES = frozenset({"cli", "web", "viz"})
-LAYERS = frozenset({"errors", "specs", "perf", "econ", "market", "app"}) | INTERFACES
+LAYERS = frozenset({"errors", "files", "specs", "perf", "econ", "market", "app"}) | INTERFACES
 
 # layer -> suanli layers it may import (None: any, subject to FORBIDDEN)
 ALLOWED_SUANLI: dict[str, frozenset[str] | None] = {
     "errors": frozenset({"errors"}),
-    "specs": frozenset({"errors", "specs"}),
+    "files": frozenset({"errors", "files"}),
+    "specs": frozenset({"errors", "files", "specs"}),
     "perf": frozenset({"errors", "specs", "perf"}),
     "econ": frozenset({"errors", "specs", "econ"}),
     "market": None, "app": None, "cli": None, "web": None, "viz": None,
@@ -51,7 +53,7 @@ FORBIDDEN_SUANLI: dict[str, frozenset[str]] = {
 }
 # layer -> third-party top-level packages allowed (None: any)
 ALLOWED_THIRD_PARTY: dict[str, frozenset[str] | None] = {
-    "errors": frozenset(), "specs": frozenset({"numpy"}), "perf": frozenset({"numpy"}),
+    "errors": frozenset(), "files": frozenset(), "specs": frozenset({"numpy"}), "perf": frozenset({"numpy"}),
     "econ": frozenset({"numpy"}),
 }
 PURE = frozenset({"perf", "econ"})

@@ -9,6 +9,7 @@ import json
 import pytest
 from test_market_helpers import TODAY, count, db_url, new_db_url, no_user_db, quotes_csv, seeded_db, write  # noqa: F401
 
+from suanli.errors import InvalidInput
 from suanli.market.backup import backup, restore
 from suanli.market.db import open_db
 from suanli.market.errors import DatabaseError
@@ -76,7 +77,7 @@ def test_restore_refused_by_a_constraint_changes_nothing(seeded_db, tmp_path):
 def test_missing_file_and_directory(seeded_db, tmp_path):
     with pytest.raises(DatabaseError, match="no backup file"):
         restore(seeded_db, tmp_path / "none.json")
-    with pytest.raises(DatabaseError, match="does not exist"):
+    with pytest.raises(InvalidInput, match="does not exist"):  # a bad output path is the user's input
         backup(seeded_db, tmp_path / "no" / "dir" / "b.json")
 
 

@@ -123,8 +123,13 @@ def test_non_utf8_and_wrong_suffix(db, tmp_path):
     f = tmp_path / "latin.csv"
     f.write_bytes(QUOTES_HEADER.encode() + "2025-03-03,H20,chip,caf\xe9,1,CNY,per_chip,dealer,CN,s,medium,\n"
                   .encode("latin-1"))
-    assert "not UTF-8" in str(rejected(db, f))
-    assert "must end in .csv or .json" in str(rejected(db, write(tmp_path / "q.xlsx", "x")))
+    exc = rejected(db, f)
+    assert "not UTF-8" in str(exc) and exc.problems[0].line == 2
+    # a file that cannot be imported at all is one plain error, not "1 bad row"
+    from suanli.errors import InvalidInput
+    with pytest.raises(InvalidInput, match="must end in .csv or .json") as info:
+        import_file(db, write(tmp_path / "q.xlsx", "x"), today=TODAY)
+    assert not isinstance(info.value, ImportRejected)
 
 
 # --- text is data ----------------------------------------------------------------------------

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import warnings
+from contextlib import contextmanager
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from sqlalchemy import inspect, text
@@ -16,7 +18,7 @@ from test_market_helpers import count, db, db_url, no_user_db, seeded_db  # noqa
 
 from suanli.market import schema
 from suanli.market.db import open_db, resolve_url, schema_version
-from suanli.market.errors import DatabaseError
+from suanli.market.errors import DatabaseError, ValueRefused
 from suanli.market.migrations import HEAD, script_head
 
 BUNDLE = Path(str(files("suanli") / "data" / "market"))
@@ -116,10 +118,17 @@ def test_seeded_module_and_server_rows(seeded_db):
 
 # --- rules in the database --------------------------------------------------------------------
 
+@contextmanager
+def constraint_fails() -> Iterator[None]:
+    """The database refuses the write with a constraint error (reported as ValueRefused)."""
+    with pytest.raises(ValueRefused) as info:
+        yield
+    assert isinstance(info.value.orig, IntegrityError), info.value
+
 @pytest.mark.parametrize("missing", ["currency", "unit", "date", "price"])
 def test_no_price_without_currency_unit_date(db, missing):
     row = {k: v for k, v in GOOD_QUOTE.items() if k != missing}
-    with pytest.raises(IntegrityError):
+    with constraint_fails():
         _raw_insert(db, "quotes", row)
     assert count(db, "quotes") == 0
 
@@ -131,13 +140,13 @@ def test_no_price_without_currency_unit_date(db, missing):
     ("date_precision", "week"), ("source", ""), ("item", ""),
 ])
 def test_check_and_foreign_key_constraints(db, column, value):
-    with pytest.raises(IntegrityError):
+    with constraint_fails():
         _raw_insert(db, "quotes", {**GOOD_QUOTE, column: value})
 
 
 def test_same_observation_is_stored_once(db):
     _raw_insert(db, "quotes", GOOD_QUOTE)
-    with pytest.raises(IntegrityError):
+    with constraint_fails():
         _raw_insert(db, "quotes", {**GOOD_QUOTE, "notes": "same observation, other notes", "confidence": "low"})
     _raw_insert(db, "quotes", {**GOOD_QUOTE, "price": 100001.0})  # another observation
     assert count(db, "quotes") == 2
@@ -147,13 +156,13 @@ def test_inventory_and_system_rules(db):
     lot = dict(owner="a", item="H20", kind="chip", configuration="", gpus=1, quantity=10, unit_cost=1.0,
                currency="CNY", acquisition_date=date(2025, 1, 1), financing="cash", location="", source="",
                notes="")
-    with pytest.raises(IntegrityError):
+    with constraint_fails():
         _raw_insert(db, "inventories", {**lot, "quantity": 0})
-    with pytest.raises(IntegrityError):
+    with constraint_fails():
         _raw_insert(db, "inventories", {**lot, "financing_rate": 1.5})
     system = dict(id="x", name="x", gpus=8, gpu_id="", cpu="", nics="", price_low=100.0, source="s", notes="",
                   date_precision="day")
-    with pytest.raises(IntegrityError):  # a price needs a currency and a date
+    with constraint_fails():  # a price needs a currency and a date
         _raw_insert(db, "systems", system)
 
 

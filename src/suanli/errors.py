@@ -59,3 +59,10 @@ class MissingSpec(SuanliError):
     """The catalog lacks a value the prediction needs (e.g. no bandwidth published)."""
 
     code = "missing_spec"
+
+
+class OutputError(SuanliError):
+    """An output file cannot be written (disk full, no permission, read-only file system);
+    the file that was there is left as it was."""
+
+    code = "output_error"

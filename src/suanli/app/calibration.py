@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from suanli.errors import ConfigError, InvalidInput
+from suanli.files import parse_json
 from suanli.perf.runtime import RANGES, EngineLimits, Runtime, speed_of_light
 
 # Priors (SI units) of the runtime costs, before any fit; ranges in perf.runtime.RANGES.
@@ -92,7 +93,7 @@ class Calibration:
 
 def _read_json(path: Path | Any, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{what} {path}: not readable JSON ({exc})") from None
     if not isinstance(data, dict):

@@ -262,6 +262,12 @@ def _specs(model: str, hardware: Sequence[str] | None, *, isl: float, osl: float
         raise InvalidInput(f"GPU budget {budget} is impossible (1..4096)", field="max_gpus")
     if isl <= 0 or osl <= 0 or not math.isfinite(isl) or not math.isfinite(osl):
         raise InvalidInput("--isl and --osl must be positive token counts", field="isl")
+    for field_name, names in (("weight_dtype", weight_dtypes), ("kv_dtype", kv_dtypes)):
+        for name in names or ():  # an unknown precision is the request's error, not a row of every chip
+            DType.parse(name, field=field_name)
+    if hardware is not None and not any(str(h).strip() for h in hardware):
+        raise InvalidInput("--hardware is empty: give one or more chips, or leave it out for the default list",
+                           field="hardware")
     catalog = load_hardware(list(hardware_files) or None)
     spec = load_model(model)  # fail fast on an unknown model
     chips = [catalog.resolve_id(h) for h in hardware] if hardware else default_chips(catalog)

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from suanli.econ.dealer import DealerInputs, DealerPlan, plan
 from suanli.econ.scenarios import BUILTIN, ScenarioSpec, build, spec_from_mapping
 from suanli.errors import ConfigError, InvalidInput
+from suanli.files import parse_json
 
 DEFAULT_SCENARIOS = ("compliant-supply-arrives", "supply-halted", "substitute-launches")
 
@@ -36,7 +37,7 @@ def read_inventory(path: str | Path) -> Inventory:
         raise ConfigError(f"cannot read inventory {p}: {exc}") from None
     if p.suffix.lower() == ".json":
         try:
-            rows = json.loads(text)
+            rows = parse_json(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{p}: not JSON ({exc.msg})") from None
         numbered = list(enumerate(rows if isinstance(rows, list) else [], start=1))
@@ -84,7 +85,7 @@ def scenario_specs(names: Sequence[str] | None, files: Sequence[str | Path] = ()
     for f in files:
         p = Path(f)
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = parse_json(p.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read scenario file {p}: {exc}") from None
         for d in (data if isinstance(data, list) else [data]):

@@ -20,8 +20,8 @@ from suanli.app.predict import predict
 from suanli.econ.money import FxTable, Money, check_currency, check_date
 from suanli.econ.tco import TcoInputs
 from suanli.econ.tokens import prefill_share_aggregated, prefill_share_disaggregated, prefill_share_from_rates
-from suanli.errors import InvalidInput, SuanliError
-from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
+from suanli.errors import InvalidInput, SuanliError, UnknownHardware
+from suanli.specs.accelerator import Accelerator, HardwareCatalog, closest_ids, load_hardware, name_key
 from suanli.specs.system import System, SystemCatalog, load_systems
 
 _MONEY_UNIT = re.compile(r"^(CNY|USD)\b")
@@ -129,6 +129,11 @@ def resolve_server(ctx: Context, name: str, *, price: Money | None = None, tdp_w
     :mod:`suanli.app.price_book`).  Without a catalog TDP: an error, or ``tdp_w == 0`` when
     ``require_tdp`` is False.  A supernode is priced per card as an 8-card equivalent."""
     system = ctx.systems.get(name) if name in ctx.systems else None
+    if system is None and name not in ctx.catalog:
+        raise UnknownHardware(f"unknown server {name!r}: neither a system id nor a chip; closest system ids: "
+                            f"{closest_ids(name, {name_key(i): i for i in ctx.systems.ids()})}; closest chips: "
+                            f"{closest_ids(name, {name_key(i): i for i in ctx.catalog.ids()}, most=3)}",
+                            field="server")
     chip = ctx.catalog.get(system.gpu_id if system else name)
     sp: price_book.ServerPrice | None = None
     if price is not None:

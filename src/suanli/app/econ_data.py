@@ -29,6 +29,7 @@ from typing import Any, Iterable, Mapping
 
 from suanli.econ.money import FxRate, FxTable, Money, date_key
 from suanli.errors import ConfigError, InvalidInput, SuanliError
+from suanli.files import parse_json
 from suanli.specs.accelerator import Accelerator, HardwareCatalog
 from suanli.specs.system import System, SystemCatalog
 
@@ -150,7 +151,7 @@ def load_defaults(path: PathArg = None) -> Defaults:
     entries: dict[str, dict[str, Any]] = {}
     if suffix == ".json":
         try:
-            data = json.loads(text)
+            data = parse_json(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{label}: line {exc.lineno}: invalid JSON ({exc.msg})", field="json") from None
         if not isinstance(data, dict):
@@ -196,7 +197,7 @@ def load_fx(path: PathArg = None) -> FxTable:
         text, suffix = _read_user(path)
         if suffix == ".json":
             try:
-                data = json.loads(text)
+                data = parse_json(text)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})", field="json") from None
             data = data.get("fx") if isinstance(data, dict) else data

@@ -77,9 +77,17 @@ def db_location(db: str | None = None) -> dict[str, str]:
     return {"location": location(db), "url": redact(resolve_url(db))}
 
 
-def backup(path: str | Path, db: DbArg = None) -> dict[str, Any]:
-    from suanli.market.backup import backup as _backup
+def _url(db: DbArg) -> str | None:
+    return db.url if isinstance(db, Database) else db
 
+
+def backup(path: str | Path, db: DbArg = None) -> dict[str, Any]:
+    """Write the whole database to ``path`` (``.json`` / ``.json.gz``; checked before the
+    database is opened: never over the database's own files)."""
+    from suanli.market.backup import backup as _backup
+    from suanli.market.backup import check_backup_path
+
+    check_backup_path(path, _url(db))
     with _Session(db) as d:
         return _backup(d, path).to_dict()
 
@@ -106,17 +114,23 @@ def import_file(path: str | Path, db: DbArg = None, *, kind: str | None = None, 
 def export(kind: str = "quotes", db: DbArg = None, *, fmt: str | None = None, out: str | Path | None = None,
            **filters: Any) -> str:
     """The export text; written to ``out`` when given (format from its suffix unless ``fmt``)."""
+    from suanli.files import atomic_write, check_output
+    from suanli.market.db import database_files
     from suanli.market.export import export_text
 
-    if fmt is None:
-        fmt = "json" if out is not None and Path(out).suffix.lower() == ".json" else "csv"
-    with _Session(db) as d:
-        text = export_text(d, kind, fmt, **filters)
+    p = None
     if out is not None:
         p = Path(out).expanduser()
-        if not p.parent.is_dir():
-            raise InvalidInput(f"directory for the export does not exist: {p.parent}", field="out")
-        p.write_text(text, encoding="utf-8")
+        if fmt is None:
+            fmt = "json" if p.suffix.lower() == ".json" else "csv"
+        if fmt in ("csv", "json"):  # an unknown format is export_text's error
+            check_output(p, suffixes=(f".{fmt}",), field="out", what=f"{fmt.upper()} export",
+                         protected=database_files(_url(db)))
+    fmt = fmt or "csv"
+    with _Session(db) as d:
+        text = export_text(d, kind, fmt, **filters)
+    if p is not None:
+        atomic_write(p, text)
     return text
 
 
@@ -141,10 +155,28 @@ def price_index(chip: str, db: DbArg = None, *, channel: str | None = None, meas
                 currency: str | None = None, fx: Mapping[str, float] | None = None,
                 since: date | str | None = None, until: date | str | None = None,
                 host_model: HostCostModel | None = None) -> PriceIndex:
-    """The weekly per-GPU price index of ``chip`` by channel, with its events."""
+    """The weekly per-GPU price index of ``chip`` by channel, with its events.  A chip the
+    market data never names and the hardware catalog does not know is an error (a typo
+    must not read as "no quotes")."""
     with _Session(db) as d:
+        check_chip(d, chip)
         return _price_index(d, chip, channel=channel, measure=measure, currency=currency, fx=fx, since=since,
                             until=until, host_model=host_model)
+
+
+def check_chip(db: Database, chip: str) -> None:
+    """:class:`UnknownHardware` unless the market data or the hardware catalog knows ``chip``."""
+    from suanli.errors import UnknownHardware
+    from suanli.specs.accelerator import closest_ids, load_hardware, name_key
+
+    if not chip or not chip.strip() or query.market_chips(db, chip):
+        return  # an empty name is the index's own error
+    if chip in load_hardware():
+        return
+    names = query.market_chips(db, items=False)
+    raise UnknownHardware(f"no quotes or events for {chip!r} in the market data and no such accelerator; "
+                          f"closest chips in the market data: {closest_ids(chip, {name_key(n): n for n in names})}",
+                          field="chip")
 
 
 def parse_fx(pairs: list[str] | None) -> dict[str, float]:

@@ -20,8 +20,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from suanli.app.backends import run_tasks
+from suanli.app.limits import BURST_CV
 from suanli.app.predict import resolve
 from suanli.errors import ConfigError, InvalidInput
+from suanli.files import parse_json
 from suanli.perf import workload as wk
 from suanli.perf.simulate import SimConfig, SimResult, StepTable, sim_config, simulate as run_sim, step_table
 
@@ -52,7 +54,7 @@ def parse_lengths(spec: str, mean: float, n: int, rng: np.random.Generator, *, n
 
 def _read_numbers(path: Path, name: str) -> list[int]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not data
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {name} length file {path}: {exc}") from None
     values = []
@@ -79,7 +81,7 @@ def read_trace(path: str | Path) -> wk.Requests:
     required) or JSON Lines with those keys; rows in time order."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark is not data (validate accepts it too)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read trace {p}: {exc}") from None
     rows: list[dict[str, Any]] = []
@@ -88,7 +90,7 @@ def read_trace(path: str | Path) -> wk.Requests:
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                rows.append(parse_json(line))
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{p}:{line_no}: not JSON ({exc.msg})") from None
     else:
@@ -188,6 +190,10 @@ def simulate(model: str, hardware: str, *, request_rate: float | None = None, du
         raise InvalidInput("give --request-rate or --trace, not both", field="trace")
     if not 0.0 <= prefix_hit_rate < 1.0:
         raise InvalidInput(f"--prefix-hit-rate must be in [0, 1), got {prefix_hit_rate}", field="prefix_hit_rate")
+    lo, hi = BURST_CV
+    if arrival == "bursty" and not lo <= burst_cv <= hi:
+        raise InvalidInput(f"--burst-cv must be between {lo:g} and {hi:g} (coefficient of variation of the "
+                           f"inter-arrival times), got {burst_cv!r}", field="burst_cv")
     trace_reqs = None
     if trace is not None:
         trace_reqs = read_trace(trace)

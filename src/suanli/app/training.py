@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 from suanli.errors import ConfigError, InsufficientMemory, InvalidInput, UnsupportedDType
 from suanli.app.platform import kernel_model_for
+from suanli.files import parse_json
 from suanli.perf.hardware import hw_params
 from suanli.perf.opcost import Platform
 from suanli.perf.runtime import Runtime
@@ -86,7 +87,7 @@ def _read_constants(path: str | None) -> Mapping[str, Any]:
     source: Any = (Path(path) if path else
                    resources.files("suanli").joinpath("data").joinpath("calibration").joinpath("training.json"))
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
+        data = parse_json(source.read_text(encoding="utf-8"))
         float(data["global"]["non_gemm_bytes"]), tuple(data["bands"]["measured-kernels"])
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"training calibration {source}: missing or malformed ({exc})") from None

@@ -8,6 +8,7 @@ else is a bug and is left to raise.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import typer
@@ -53,8 +54,59 @@ def _usage_message(exc: Any) -> str:
     return message
 
 
+_BAD_PARAMETER = _exception_classes("BadParameter")
+
+
+def _finite(value: Any) -> bool:
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    return all(math.isfinite(v) for v in items if isinstance(v, float))
+
+
+def _as_number(value: Any) -> Any:
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    out = []
+    for v in items:
+        try:
+            out.append(float(v) if isinstance(v, str) else v)
+        except ValueError:
+            out.append(v)
+    return out
+
+
+def require_finite_numbers(cmd: Any) -> None:
+    """Make every parameter of ``cmd`` refuse ``nan``, ``inf`` and overflowing numbers
+    (``1e999``) as a bad value: no command of suanli means anything by them."""
+    if getattr(cmd, "_suanli_finite", False) or not _BAD_PARAMETER:
+        return
+    for param in getattr(cmd, "params", ()):
+        process = getattr(param, "process_value", None)
+        if process is None:
+            continue
+
+        def checked(ctx: Any, value: Any, _process: Any = process, _param: Any = param) -> Any:
+            try:
+                out = _process(ctx, value)
+            except _BAD_PARAMETER:
+                if not _finite(_as_number(value)):  # 'nan' failing a range check: say why
+                    raise _BAD_PARAMETER[0]("not a finite number", ctx=ctx, param=_param) from None
+                raise
+            if not _finite(out):
+                raise _BAD_PARAMETER[0]("not a finite number", ctx=ctx, param=_param)
+            return out
+
+        param.process_value = checked
+    cmd._suanli_finite = True
+
+
 class SuanliGroup(TyperGroup):
-    """Typer group rendering user errors of any sub-command as one line."""
+    """Typer group rendering user errors of any sub-command as one line; numbers given to
+    any sub-command must be finite."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None:
+            require_finite_numbers(cmd)
+        return name, cmd, rest
 
     def invoke(self, ctx: Any) -> Any:
         try:

@@ -4,21 +4,17 @@ file renamed into place, so a failure never leaves a partial file)."""
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from suanli.errors import InvalidInput
+from suanli.files import atomic_output, check_output
 
 
 def check_table_path(path: Path) -> None:
-    if path.suffix.lower() not in (".parquet", ".csv"):
-        raise InvalidInput(f"--out must end in .parquet or .csv, got {path.name!r}", field="out")
-    if not path.parent.exists():
-        raise InvalidInput(f"directory does not exist: {path.parent}", field="out")
+    check_output(path, suffixes=(".parquet", ".csv"), field="out", what="--out file")
 
 
 def _plain(v: Any) -> Any:
@@ -30,9 +26,7 @@ def write_table(columns: Mapping[str, np.ndarray], path: Path) -> int:
     check_table_path(path)
     names = list(columns)
     n = len(columns[names[0]]) if names else 0
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         if path.suffix.lower() == ".parquet":
             try:
                 import pyarrow as pa
@@ -49,8 +43,4 @@ def write_table(columns: Mapping[str, np.ndarray], path: Path) -> int:
                 w.writerow(names)
                 for i in range(n):
                     w.writerow([_plain(columns[k][i]) for k in names])
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return n

@@ -94,7 +94,7 @@ def import_problems(problems: Iterable[Any]) -> None:
 
     con = stderr_console()
     for p in problems:
-        con.print(f"  {escape(str(p))}", soft_wrap=True, highlight=False)
+        con.print(f"  {escape(str(p))}", soft_wrap=True, highlight=False, markup=False)
 
 
 def db_status(info: Mapping[str, Any]) -> None:

@@ -54,8 +54,9 @@ def dealer_plan(
     from suanli.cli import _render_search
 
     if plot is not None:
+        from suanli.market.db import database_files
         from suanli.viz.charts import check_plot_path
-        check_plot_path(plot)
+        check_plot_path(plot, protected=database_files(db) if chip is not None else ())
     common = dict(weekly_sell_capacity=weekly_sell_capacity, lease_rate_week=lease_rate,
                   lease_utilisation=lease_utilisation, lease_max_units=lease_max_units, storage_cost_week=storage_cost,
                   currency=currency, scenarios=scenario, scenario_files=scenario_file or (), weeks=weeks,

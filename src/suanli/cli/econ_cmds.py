@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from suanli.app.limits import MAX_LEASE_MONTHS
 from suanli.cli.main import HardwareFileOpt, JsonOpt, app
 from suanli.cli.search_cmds import DisaggOpt, EngineOpt, GpusOpt, KvOpt, MaxGpusOpt, ModelOpt, WeightOpt, _split
 
@@ -82,13 +83,18 @@ def _money(text: str | None, field: str) -> Any:
 
 def _lease_arg(ctx: Any, per_hour: float | None, per_month: float | None, flag: str = "--lease") -> Any:
     from suanli.app.econ_context import lease_arg
+    for value, unit in ((per_hour, "gpu-hour"), (per_month, "server-month")):
+        if value is not None and not value > 0:
+            from suanli.errors import InvalidInput
+            raise InvalidInput(f"{flag}-cny-{unit} must be a rent > 0, got {value:g}",
+                               field=f"{flag.lstrip('-')}_cny_{unit}".replace("-", "_"))
     return lease_arg(ctx, per_gpu_hour_cny=per_hour, per_server_month_cny=per_month, flag=flag)
 
 
 def _compare_kw(engine: str, gpus: int | None, max_gpus: int | None, weight_dtype: str | None,
                 kv_dtype: str | None, disagg: bool, hardware_file: list[Path] | None) -> dict[str, Any]:
-    return dict(engine=engine, gpus=gpus, max_gpus=max_gpus, weight_dtypes=_split(weight_dtype),
-                kv_dtypes=_split(kv_dtype), disagg=disagg, hardware_files=[str(p) for p in hardware_file or []])
+    return dict(engine=engine, gpus=gpus, max_gpus=max_gpus, weight_dtypes=_split(weight_dtype, "--weight-dtype"),
+                kv_dtypes=_split(kv_dtype, "--kv-dtype"), disagg=disagg, hardware_files=[str(p) for p in hardware_file or []])
 
 
 @app.command()
@@ -121,7 +127,7 @@ def cost(
         electricity_cny_kwh, pue, life_years, residual, financing_rate, utilisation, hosting_cny_kw_month,
         hosting_cny_rack_month, servers_per_rack, maintenance, host_overhead_w, busy_power, idle_power,
         discount_rate), hardware_file, price)
-    rep = run_cost(model, _split(hardware), workload_name=workload, isl=isl, osl=osl, ttft_ms=ttft_ms,
+    rep = run_cost(model, _split(hardware, "--hardware"), workload_name=workload, isl=isl, osl=osl, ttft_ms=ttft_ms,
                    tpot_ms=tpot_ms, system=system, server_price=_money(server_price, "--server-price"),
                    lease=_lease_arg(ctx, lease_cny_gpu_hour, lease_cny_server_month), prefill_share=prefill_share,
                    ctx=ctx, compare_kw=_compare_kw(engine, gpus, max_gpus, weight_dtype, kv_dtype, disagg,
@@ -136,7 +142,8 @@ def lease(
     server_price: Annotated[Optional[str], typer.Option("--server-price", metavar="'AMOUNT CUR DATE'",
                                                         help="Purchase price, e.g. '1280000 CNY 2025-07'.")] = None,
     lease_cny_gpu_hour: LeaseHourOpt = None, lease_cny_server_month: LeaseMonthOpt = None,
-    term_months: Annotated[Optional[int], typer.Option("--term-months", help="Lease term, months (default 36).")] = None,
+    term_months: Annotated[Optional[int], typer.Option("--term-months", min=1, max=MAX_LEASE_MONTHS,
+                                                       help="Lease term, months (default 36).")] = None,
     occupancy: Annotated[F, typer.Option("--occupancy", help="Fraction of months paid (default 1.0).")] = None,
     target_irr: Annotated[F, typer.Option("--target-irr", help="IRR per year to price the lease for "
                                                                "(default: the discount rate).")] = None,

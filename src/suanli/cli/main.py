@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from suanli.app.limits import MAX_CONCURRENCY, MAX_GPUS, MAX_RATE
 from suanli.cli._errors import SuanliGroup
 
 if TYPE_CHECKING:
@@ -63,6 +64,14 @@ def _catalog(hardware_file: list[Path] | None) -> HardwareCatalog:
     return load_hardware(list(hardware_file)) if hardware_file else load_hardware()
 
 
+def note_hardware(catalog: HardwareCatalog, *names: str | None) -> None:
+    """Say on stderr which chip a loosely written name (``h-20``) was read as."""
+    for name in names:
+        found = catalog.loose_match(name) if name else None
+        if found is not None:
+            typer.echo(f"note: hardware {name!r} read as {found}", err=True)
+
+
 # --- predict --------------------------------------------------------------------------------
 
 @app.command()
@@ -71,17 +80,19 @@ def predict(
                                        help="Bundled model id (Qwen/Qwen3-32B, qwen3-32b) or a config.json path.")],
     hardware: Annotated[str, typer.Option("--hardware", metavar="CHIP",
                                           help="Accelerator id or alias (H20, nvidia_h200_sxm, 910B).")],
-    gpus: Annotated[Optional[int], typer.Option(help="Accelerators in total (default: one instance).")] = None,
+    gpus: Annotated[Optional[int], typer.Option(min=1, max=MAX_GPUS,
+                                                help="Accelerators in total (default: one instance).")] = None,
     tp: Annotated[Optional[int], typer.Option(
-        "--tp", "--tensor-parallel-size",
+        "--tp", "--tensor-parallel-size", min=1, max=MAX_GPUS,
         help="Tensor parallel size (default: the layout an operator would run for the scenario; "
              "the output says which and why).")] = None,
-    pp: Annotated[Optional[int], typer.Option("--pp", "--pipeline-parallel-size",
+    pp: Annotated[Optional[int], typer.Option("--pp", "--pipeline-parallel-size", min=1, max=MAX_GPUS,
                                               help="Pipeline parallel size (default 1).")] = None,
-    ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size",
+    ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size", min=1, max=MAX_GPUS,
                                               help="Expert parallel size (MoE; default 1 = experts split by TP).")] = None,
     dp_attention: Annotated[Optional[int], typer.Option(
-        "--dp-attention", help="Data-parallel attention ranks per TP group (SGLang; default 1).")] = None,
+        "--dp-attention", min=1, max=MAX_GPUS,
+        help="Data-parallel attention ranks per TP group (SGLang; default 1).")] = None,
     weight_dtype: Annotated[Optional[str], typer.Option(
         "--weight-dtype", metavar="DTYPE",
         help="bf16|fp8|int8|int4|fp4|mxfp4 (default: the checkpoint's own).")] = None,
@@ -90,9 +101,10 @@ def predict(
     isl: Annotated[float, typer.Option(help="Input sequence length, tokens.")] = 1024,
     osl: Annotated[float, typer.Option(help="Output sequence length, tokens.")] = 256,
     concurrency: Annotated[Optional[float], typer.Option(
+        max=MAX_CONCURRENCY,
         help="Concurrent requests over the whole deployment (exclusive with --request-rate).")] = None,
     request_rate: Annotated[Optional[float], typer.Option(
-        "--request-rate", help="Poisson arrival rate, requests/s over the whole deployment.")] = None,
+        "--request-rate", max=MAX_RATE, help="Poisson arrival rate, requests/s over the whole deployment.")] = None,
     scenario: Annotated[Optional[str], typer.Option(
         help="offline, server, fixed-concurrency, single-request, prefill-only or decode-only "
              "(default: from --concurrency/--request-rate).")] = None,
@@ -115,6 +127,7 @@ def predict(
     from suanli.specs.system import load_systems
 
     catalog = _catalog(hardware_file)
+    note_hardware(catalog, hardware)
     systems = load_systems(hardware=catalog) if hardware_file else None
     pred = run_predict(
         model, hardware, gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
@@ -198,6 +211,7 @@ def hardware_show(
     day = resolve_as_of(as_of)
     catalog = _catalog(hardware_file)
     acc = catalog.get(chip)
+    note_hardware(catalog, chip)
     systems = load_systems(hardware=catalog).for_gpu(acc.id)
     events, now = timeline(acc), status(acc, day)
     if as_json:

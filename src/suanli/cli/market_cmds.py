@@ -60,14 +60,16 @@ def market_import(
     try:
         res = import_file(file, db, kind=kind, dry_run=dry_run, today=_today(today))
     except ImportRejected as exc:
+        n, shown = exc.total, len(exc.problems)
         if as_json:
-            render.print_json({"file": exc.file, "ok": False, "problems": [
+            render.print_json({"file": exc.file, "ok": False, "bad_rows": n, "problems": [
                 {"line": p.line, "section": p.section or None, "reason": p.reason} for p in exc.problems]})
-        elif len(exc.problems) > 1:
+        elif n > 1:
             render.import_problems(exc.problems)
-        n = len(exc.problems)
-        raise fail(f"{exc.file}: rejected, nothing written ({n} bad row{'s' if n != 1 else ''})"
-                   + (f": {exc.problems[0]}" if n == 1 else "")) from None
+            if n > shown:
+                render.import_problems([f"... and {n - shown:,} more bad rows (the first {shown} are listed)"])
+        raise fail(f"{exc.file}: rejected, nothing written ({n:,} bad row{'s' if n != 1 else ''})"
+                   + (f": {exc.problems[0]}" if n == 1 and exc.problems else "")) from None
     if as_json:
         render.print_json({**res.to_dict(), "ok": True})
     else:
@@ -158,6 +160,10 @@ def market_index(
     from suanli.app.market import parse_fx, price_index
     from suanli.cli import _render_market as render
 
+    if plot is not None:
+        from suanli.market.db import database_files
+        from suanli.viz.charts import check_plot_path
+        check_plot_path(plot, protected=database_files(db))
     idx = price_index(chip, db, channel=channel, measure=measure, currency=currency, fx=parse_fx(fx),
                       since=since, until=until)
     if plot is not None:

@@ -30,8 +30,17 @@ AddressOpt = Annotated[Optional[str], typer.Option(help="Ray cluster address for
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png|FILE.html", help="Save a chart.")]
 
 
-def _split(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+def _split(text: str | None, flag: str = "") -> list[str] | None:
+    """``'a, b'`` -> ``['a', 'b']``; None for an option not given.  An option given with
+    nothing in it is an error (it would otherwise silently mean the default)."""
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        from suanli.errors import InvalidInput
+        raise InvalidInput(f"{flag or 'a list option'} is empty: give a comma-separated list or leave it out",
+                           field=flag.lstrip("-").replace("-", "_") or None)
+    return items
 
 
 @contextmanager
@@ -56,8 +65,13 @@ def _common(model: str, hardware: str | None, isl: float, osl: float, gpus: int 
     if plot is not None:
         from suanli.viz.charts import check_plot_path
         check_plot_path(plot)
-    return dict(model=model, hardware=_split(hardware), isl=isl, osl=osl, gpus=gpus, max_gpus=max_gpus, engine=engine,
-                weight_dtypes=_split(weight_dtype), kv_dtypes=_split(kv_dtype), disagg=disagg, backend=backend,
+    chips = _split(hardware, "--hardware")
+    if chips:
+        from suanli.cli.main import _catalog, note_hardware
+        note_hardware(_catalog(hardware_file), *chips)
+    return dict(model=model, hardware=chips, isl=isl, osl=osl, gpus=gpus, max_gpus=max_gpus,
+                engine=engine, weight_dtypes=_split(weight_dtype, "--weight-dtype"),
+                kv_dtypes=_split(kv_dtype, "--kv-dtype"), disagg=disagg, backend=backend,
                 address=address, hardware_files=[str(p) for p in hardware_file or []])
 
 

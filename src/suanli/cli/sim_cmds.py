@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from suanli.cli.main import HardwareFileOpt, JsonOpt, app, _catalog
+from suanli.app.limits import MAX_GPUS, MAX_RATE
+from suanli.cli.main import HardwareFileOpt, JsonOpt, _catalog, app, note_hardware
 from suanli.cli.search_cmds import _progress
 
 
@@ -15,7 +16,8 @@ from suanli.cli.search_cmds import _progress
 def simulate(
     model: Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help="Bundled model id or config.json path.")],
     hardware: Annotated[str, typer.Option("--hardware", metavar="CHIP", help="Accelerator id or alias.")],
-    request_rate: Annotated[Optional[float], typer.Option("--request-rate", help="Arrivals, requests/s (whole deployment).")] = None,
+    request_rate: Annotated[Optional[float], typer.Option("--request-rate", max=MAX_RATE,
+                                                          help="Arrivals, requests/s (whole deployment).")] = None,
     duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds of arrivals to simulate.")] = None,
     requests: Annotated[Optional[int], typer.Option("--requests", help="Number of requests (default 2000).")] = None,
     trace: Annotated[Optional[Path], typer.Option("--trace", metavar="FILE",
@@ -30,11 +32,11 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed (results are deterministic per seed).")] = 0,
     ttft_ms: Annotated[Optional[float], typer.Option("--ttft-ms", help="SLA for goodput: TTFT, ms.")] = None,
     tpot_ms: Annotated[Optional[float], typer.Option("--tpot-ms", help="SLA for goodput: TPOT, ms.")] = None,
-    gpus: Annotated[Optional[int], typer.Option(help="Accelerators in total.")] = None,
-    tp: Annotated[Optional[int], typer.Option("--tp", "--tensor-parallel-size")] = None,
-    pp: Annotated[int, typer.Option("--pp", "--pipeline-parallel-size")] = 1,
-    ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size")] = None,
-    dp_attention: Annotated[int, typer.Option("--dp-attention")] = 1,
+    gpus: Annotated[Optional[int], typer.Option(min=1, max=MAX_GPUS, help="Accelerators in total.")] = None,
+    tp: Annotated[Optional[int], typer.Option("--tp", "--tensor-parallel-size", min=1, max=MAX_GPUS)] = None,
+    pp: Annotated[int, typer.Option("--pp", "--pipeline-parallel-size", min=1, max=MAX_GPUS)] = 1,
+    ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size", min=1, max=MAX_GPUS)] = None,
+    dp_attention: Annotated[int, typer.Option("--dp-attention", min=1, max=MAX_GPUS)] = 1,
     weight_dtype: Annotated[Optional[str], typer.Option("--weight-dtype")] = None,
     kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", "--kv-cache-dtype")] = None,
     engine: Annotated[str, typer.Option(help="vllm|sglang|trtllm|mindie|other.")] = "vllm",
@@ -48,8 +50,10 @@ def simulate(
     from suanli.cli import _render_search
 
     catalog = _catalog(hardware_file)
+    acc = catalog.get(hardware)
+    note_hardware(catalog, hardware)
     with _progress("simulating replicas") as progress:
-        rep = run_simulate(model, catalog.get(hardware), request_rate=request_rate, duration_s=duration,
+        rep = run_simulate(model, acc, request_rate=request_rate, duration_s=duration,
                            n_requests=requests, trace=trace, isl=isl, osl=osl, isl_dist=isl_dist, osl_dist=osl_dist,
                            arrival=arrival, burst_cv=burst_cv, prefix_hit_rate=prefix_hit_rate, seed=seed,
                            sla_ttft_ms=ttft_ms, sla_tpot_ms=tpot_ms, backend=backend, address=address,

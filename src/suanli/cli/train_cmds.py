@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.table import Table
 
-from suanli.cli.main import HardwareFileOpt, JsonOpt, _catalog, app
+from suanli.cli.main import HardwareFileOpt, JsonOpt, _catalog, app, note_hardware
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -62,6 +62,7 @@ def train(
     from suanli.specs.system import load_systems
 
     catalog = _catalog(hardware_file)
+    note_hardware(catalog, hardware)
     systems = load_systems(hardware=catalog) if hardware_file else None
     est = train_estimate(
         model, hardware, params=params, gpus=gpus, tokens=tokens, seq_len=seq_len, global_batch=global_batch,

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from suanli.files import parse_json
 from suanli.market import schema
-from suanli.market.errors import DatabaseError
+from suanli.market.errors import DatabaseError, ValueRefused
 
 if TYPE_CHECKING:
     from suanli.market.db import Database
@@ -44,7 +43,7 @@ class BackupInfo:
 
 
 def _open(path: Path, mode: str) -> IO[str]:
-    if path.suffix == ".gz":
+    if path.suffix.lower() == ".gz":
         return gzip.open(path, mode + "t", encoding="utf-8")  # type: ignore[return-value]
     return open(path, mode, encoding="utf-8")
 
@@ -53,21 +52,30 @@ def _cell(v: Any) -> Any:
     return v.isoformat() if isinstance(v, (date, datetime)) else v
 
 
+SUFFIXES = (".json", ".json.gz")
+
+
+def check_backup_path(path: str | Path, db_url: str | None) -> Path:
+    """``path`` when a backup may be written there: ``.json`` or ``.json.gz``, in an existing
+    directory, and never the database file itself (nor its -wal/-shm/-journal files)."""
+    from suanli.files import check_output
+    from suanli.market.db import database_files
+
+    return check_output(path, suffixes=SUFFIXES, field="path", what="backup file",
+                        protected=database_files(db_url))
+
+
 def backup(db: Database, path: str | Path) -> BackupInfo:
-    """Write every table of ``db`` to ``path`` (see the module doc)."""
+    """Write every table of ``db`` to ``path`` (see the module doc); the file gets mode 0600
+    (it holds the whole database) and replaces ``path`` only once complete."""
     from sqlalchemy import select
 
+    from suanli.files import PRIVATE_FILE, atomic_output
     from suanli.market.db import schema_version
 
-    target = Path(path).expanduser()
-    if not target.parent.is_dir():
-        raise DatabaseError(f"directory for the backup does not exist: {target.parent}", field="path")
+    target = check_backup_path(path, db.url)
     counts: dict[str, int] = {}
-    fd, tmp_name = tempfile.mkstemp(prefix=".suanli-backup-", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name).with_suffix(target.suffix)
-    os.replace(tmp_name, tmp)
-    try:
+    with atomic_output(target, mode=PRIVATE_FILE) as tmp:
         with db.read() as conn, _open(tmp, "w") as out:
             if db.dialect == "postgresql":
                 conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -87,17 +95,13 @@ def backup(db: Database, path: str | Path) -> BackupInfo:
                 out.write("]}")
                 counts[table.name] = n
             out.write("\n}}\n")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return BackupInfo(path=str(target), schema=str(version), rows=counts)
 
 
 def _load(path: Path) -> dict[str, Any]:
     try:
         with _open(path, "r") as f:
-            doc = json.load(f)
+            doc = parse_json(f.read())
     except FileNotFoundError:
         raise DatabaseError(f"no backup file {path}", field="path") from None
     except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -126,7 +130,6 @@ def _converters(table: Any) -> list[Any]:
 def restore(db: Database, path: str | Path) -> BackupInfo:
     """Replace the contents of ``db`` with the backup at ``path`` (all or nothing)."""
     from sqlalchemy import Integer, delete, func, select, text
-    from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
     from suanli.market.db import schema_version
 
@@ -163,9 +166,8 @@ def restore(db: Database, path: str | Path) -> BackupInfo:
                         top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar()
                         conn.execute(text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :v, :called)"),
                                      {"t": table.name, "v": max(int(top or 0), 1), "called": bool(top)})
-    except (IntegrityError, DataError, StatementError) as exc:
-        reason = " ".join(str(getattr(exc, "orig", exc)).split())[:300]
-        raise DatabaseError(f"{p.name}: the database refused the backup ({reason}); nothing changed",
+    except ValueRefused as exc:
+        raise DatabaseError(f"{p.name}: the backup does not fit this database ({exc}); nothing changed",
                             field="path") from None
     return BackupInfo(path=str(p), schema=str(doc.get("schema")),
                       rows={k: len(v) for k, v in rows_by_table.items()})

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from suanli.market.errors import DatabaseError
+from suanli.market.errors import DatabaseError, ValueRefused
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -85,10 +85,7 @@ def make_engine(url: str) -> Engine:
         if url.startswith("sqlite"):
             path = _sqlite_file(url)
             if path is not None:
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise DatabaseError(f"cannot create the directory for {path}: {exc.strerror}") from None
+                _create_private(path)
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
             _sqlite_events(engine, event)
         else:
@@ -99,6 +96,34 @@ def make_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise DatabaseError(f"bad database URL {redact(url)}: {exc}", field="db") from None
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """The directories of a new SQLite file with mode 0700 and the file itself with 0600
+    (SQLite gives its -wal/-shm files the database file's mode), whatever the umask."""
+    from suanli.files import PRIVATE_FILE, private_dir
+
+    try:
+        private_dir(path.parent)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+            os.close(fd)
+            os.chmod(path, PRIVATE_FILE)
+    except FileExistsError:
+        pass  # created concurrently by another process
+    except OSError as exc:
+        raise DatabaseError(f"cannot create the database file {path}: {exc.strerror}", field="db") from None
+
+
+def database_files(url: str | None = None) -> list[Path]:
+    """The files a SQLite database lives in (the database and its -wal, -shm and -journal
+    files), resolved; empty for a server database.  Outputs must never be written there."""
+    resolved = resolve_url(url)
+    path = _sqlite_file(resolved) if resolved.startswith("sqlite") else None
+    if path is None:
+        return []
+    path = path.expanduser().resolve(strict=False)
+    return [path] + [path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")]
 
 
 def _sqlite_events(engine: Engine, event: Any) -> None:
@@ -156,16 +181,53 @@ class Database:
 
 @contextmanager
 def _wrap_errors(db: Database) -> Iterator[None]:
-    from sqlalchemy.exc import InterfaceError, OperationalError
+    """Every error of the database or its driver as a :class:`SuanliError`: a value the
+    database refuses (NUL in text, out of range, a constraint) is :class:`ValueRefused`;
+    anything else (unreachable, locked, not a database at all) is :class:`DatabaseError`."""
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
-        reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
-        err = DatabaseError(f"database {db.display_url}: {reason[:300]}", field="db")
+    except DBAPIError as exc:
+        if isinstance(exc, (DataError, IntegrityError)):
+            refused = ValueRefused(f"the database refused a value: {_reason(exc)}")
+            refused.orig = exc
+            raise refused from None
+        err = DatabaseError(f"database {db.display_url}: {_reason(exc)}", field="db")
         # deadlock / serialization failure: the transaction may simply be run again
         err.retryable = getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
         raise err from None
+    except StatementError as exc:  # a value the driver cannot bind (no DBAPI error behind it)
+        refused = ValueRefused(f"the database refused a value: {_reason(exc)}")
+        refused.orig = exc
+        raise refused from None
+    except Exception as exc:  # the driver's own error, from a raw cursor (COPY, the index's fast read)
+        kind = _driver_error(exc)
+        if kind is None:
+            raise
+        if kind in ("DataError", "IntegrityError"):
+            refused = ValueRefused(f"the database refused a value: {_reason(exc)}")
+            refused.orig = exc
+            raise refused from None
+        err = DatabaseError(f"database {db.display_url}: {_reason(exc)}", field="db")
+        err.retryable = getattr(exc, "sqlstate", None) in RETRYABLE_SQLSTATES
+        raise err from None
+
+
+def _driver_error(exc: BaseException) -> str | None:
+    """The PEP 249 class name (DataError, OperationalError, ...) of a sqlite3 or psycopg
+    error; None for anything else."""
+    names = [c.__name__ for c in type(exc).__mro__
+             if c.__module__.split(".")[0] in ("sqlite3", "_sqlite3", "psycopg")]
+    for name in ("DataError", "IntegrityError", "DatabaseError", "InterfaceError"):
+        if name in names:
+            return name
+    return None
+
+
+def _reason(exc: Any) -> str:
+    orig = getattr(exc, "orig", None)
+    return " ".join(str(orig if orig is not None else exc).split())[:300]
 
 
 def open_db(url: str | None = None, *, migrate: bool = True, seed: bool = True) -> Database:

@@ -15,6 +15,14 @@ class DatabaseError(SuanliError):
     retryable = False  # True for a deadlock or serialization failure: run the transaction again
 
 
+class ValueRefused(SuanliError):
+    """The database refused a value it was given (NUL in text, a number out of range, a
+    broken constraint): the request's fault, not the server's."""
+
+    code = "invalid_input"
+    orig: Exception | None = None  # the database driver's error
+
+
 @dataclass(frozen=True)
 class RowProblem:
     """One bad row of an import file: where (``line`` of a CSV file, 1-based, counting the
@@ -34,18 +42,19 @@ class RowProblem:
 
 
 class ImportRejected(SuanliError):
-    """A file was rejected as a whole: nothing was written.  ``problems`` lists every bad
-    row; the message names the first few."""
+    """A file was rejected as a whole: nothing was written.  ``problems`` lists the bad rows
+    (the first 100 of a large file), ``total`` counts them all; the message names the first
+    few."""
 
     code = "import_rejected"
     SHOWN = 5
 
-    def __init__(self, file: str, problems: list[RowProblem]) -> None:
+    def __init__(self, file: str, problems: list[RowProblem], *, total: int | None = None) -> None:
         self.file = file
         self.problems = list(problems)
+        n = self.total = max(total if total is not None else 0, len(self.problems))
         shown = "; ".join(str(p) for p in self.problems[: self.SHOWN])
-        more = len(self.problems) - self.SHOWN
+        more = n - min(len(self.problems), self.SHOWN)
         tail = f"; ... and {more} more" if more > 0 else ""
-        n = len(self.problems)
         super().__init__(f"{file}: rejected, nothing written ({n} bad row{'s' if n != 1 else ''}): {shown}{tail}",
                          field="file")

@@ -84,6 +84,13 @@ def price_index(db: Database, chip: str, *, channel: str | None = None, measure:
     if measure not in MEASURES:
         raise InvalidInput(f"unknown measure {measure!r} (one of: {', '.join(MEASURES)})", field="measure")
     cur = currency.strip().upper() if currency else None
+    if cur is not None:
+        from sqlalchemy import select
+
+        with db.read() as conn:
+            known = sorted(conn.execute(select(schema.currencies.c.code)).scalars())
+        if cur not in known:
+            raise InvalidInput(f"unknown currency {currency!r} (known: {', '.join(known)})", field="currency")
     fx_up = {k.strip().upper(): float(v) for k, v in (fx or {}).items()}
     for k, v in fx_up.items():
         if not v > 0:

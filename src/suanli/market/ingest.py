@@ -22,10 +22,12 @@ import operator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 
+from suanli.errors import InvalidInput
+from suanli.files import parse_json
 from suanli.market import records, schema
-from suanli.market.errors import DatabaseError, ImportRejected, RowProblem
+from suanli.market.errors import DatabaseError, ImportRejected, RowProblem, ValueRefused
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from suanli.market.db import Database
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_PROBLEMS = 100   # bad rows reported by name; all are counted
 WRITE_ATTEMPTS = 3
 
 
@@ -60,33 +63,89 @@ class ImportResult:
                 "kinds": {k: {"rows": r, "added": a} for k, (r, a) in self.kinds.items()}}
 
 
+class _Problems:
+    """Bad rows of one file: every one counted, the first :data:`MAX_PROBLEMS` kept."""
+
+    def __init__(self) -> None:
+        self.first: list[RowProblem] = []
+        self.count = 0
+
+    def add(self, problem: RowProblem) -> None:
+        self.count += 1
+        if len(self.first) < MAX_PROBLEMS:
+            self.first.append(problem)
+
+    def rejected(self, name: str) -> ImportRejected:
+        return ImportRejected(name, sorted(self.first, key=lambda q: (q.section, q.line)), total=self.count)
+
+
 @dataclass
-class _Parsed:
-    sections: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
-    problems: list[RowProblem] = field(default_factory=list)
+class _Scan:
+    """A file read and validated: the rows to insert per kind (emptied once a row is bad:
+    the file will be rejected, so its good rows need not be kept) and the problems."""
+
+    sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    problems: _Problems = field(default_factory=_Problems)
+    sha256: str = ""
     json_file: bool = False
+
+    def keep(self, kind: str, line: int, raw: dict[str, Any], ctx: records.Context,
+             plan: tuple[tuple[str, records.Field], ...] | None, section: str = "") -> None:
+        """Validate one raw row; keep its values or note its problem."""
+        try:
+            values, reasons = records.validate(kind, raw, ctx, plan)
+        except records.Bad as exc:
+            values, reasons = None, [str(exc)]
+        except RecursionError:
+            values, reasons = None, ["a value is nested too deeply"]
+        if values is None:
+            self.problems.add(RowProblem(line, "; ".join(reasons), section))
+        elif not self.problems.count:
+            self.sections.setdefault(kind, []).append(values)
+        if self.problems.count:
+            self.sections.clear()
+
+
+class _HashingReader(io.RawIOBase):
+    """A binary file read through SHA-256 (the import log stores the file's digest)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw, self.digest = raw, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.raw.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self.digest.update(memoryview(buffer)[:n])
+        return n or 0
 
 
 # --- reading files ----------------------------------------------------------------------------
 
-def _read_csv(text: str, kind: str | None) -> _Parsed:
-    out = _Parsed()
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _scan_csv(text: IO[str], kind: str | None, ctx: records.Context, scan: _Scan) -> None:
+    """Read and validate a CSV file row by row (it is never held in memory as a whole)."""
+    problems = scan.problems
+    reader = csv.reader(text, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        out.problems.append(RowProblem(1, f"malformed CSV header: {exc}"))
-        return out
+        problems.add(RowProblem(1, f"malformed CSV header: {exc}"))
+        return
     if not header or not any(h.strip() for h in header):
-        out.problems.append(RowProblem(1, "no header row (empty file?)"))
-        return out
+        problems.add(RowProblem(1, "no header row (empty file?)"))
+        return
     kind = kind or records.guess_kind(header)
     mapping, header_problems = records.column_map(kind, header)
     if header_problems:
-        out.problems += [RowProblem(1, p) for p in header_problems]
-        return out
+        for p in header_problems:
+            problems.add(RowProblem(1, p))
+        return
     names = [mapping[h] for h in header]
-    rows: list[tuple[int, dict[str, Any]]] = []
+    plan = records.field_plan(kind, names)  # rows all have the header's keys: look only at those fields
+    scan.sections[kind] = []
+    rows = 0
     line = reader.line_num + 1
     while True:
         try:
@@ -94,107 +153,118 @@ def _read_csv(text: str, kind: str | None) -> _Parsed:
         except StopIteration:
             break
         except csv.Error as exc:
-            out.problems.append(RowProblem(line, f"malformed CSV: {exc}"))
+            problems.add(RowProblem(line, f"malformed CSV: {exc}"))
             break
         if cells and any(c.strip() for c in cells):
+            rows += 1
             if len(cells) != len(names):
-                out.problems.append(RowProblem(line, f"{len(cells)} fields, the header has {len(names)}"))
+                problems.add(RowProblem(line, f"{len(cells)} fields, the header has {len(names)}"))
+                scan.sections.clear()
             else:
-                rows.append((line, dict(zip(names, cells))))
+                scan.keep(kind, line, dict(zip(names, cells)), ctx, plan)
         line = reader.line_num + 1
-    if not rows and not out.problems:
-        out.problems.append(RowProblem(1, "no data rows"))
-    out.sections[kind] = rows
-    return out
+    if not rows and not problems.count:
+        problems.add(RowProblem(1, "no data rows"))
 
 
-def _read_json(text: str, kind: str | None) -> _Parsed:
-    out = _Parsed(json_file=True)
+def _scan_json(text: str, kind: str | None, ctx: records.Context, scan: _Scan) -> None:
+    problems = scan.problems
+    scan.json_file = True
     try:
-        doc = json.loads(text)
+        doc = parse_json(text)
     except json.JSONDecodeError as exc:
-        out.problems.append(RowProblem(exc.lineno, f"malformed JSON: {exc.msg} (column {exc.colno})"))
-        return out
+        problems.add(RowProblem(exc.lineno, f"malformed JSON: {exc.msg} (column {exc.colno})"))
+        return
     if isinstance(doc, list):
         sample = next((r for r in doc if isinstance(r, dict)), {})
-        groups = {kind or records.guess_kind(list(sample)): doc}
+        groups = {kind or records.guess_kind([str(k) for k in sample]): doc}
     elif isinstance(doc, dict) and all(k in records.IMPORT_KINDS for k in doc) and doc:
         if kind is not None and set(doc) != {kind}:
-            out.problems.append(RowProblem(1, f"--kind {kind} but the file holds {', '.join(doc)}"))
-            return out
+            problems.add(RowProblem(1, f"--kind {kind} but the file holds {', '.join(doc)}"))
+            return
         groups = dict(doc)
     else:
-        out.problems.append(RowProblem(1, "JSON must be a list of records or an object with keys "
-                                          f"{', '.join(records.IMPORT_KINDS)}"))
-        return out
+        problems.add(RowProblem(1, "JSON must be a list of records or an object with keys "
+                                   f"{', '.join(records.IMPORT_KINDS)}"))
+        return
+    records_seen = 0
     for k, recs in groups.items():
         section = k if isinstance(doc, dict) else ""
         if not isinstance(recs, list):
-            out.problems.append(RowProblem(1, f"{k}: expected a list of records"))
+            problems.add(RowProblem(1, f"{k}: expected a list of records"))
             continue
         fields = records.FIELDS[k]
         aliases = {a: f.name for f in fields.values() for a in (f.name, *f.aliases)}
-        rows: list[tuple[int, dict[str, Any]]] = []
         for n, rec in enumerate(recs, start=1):
+            records_seen += 1
             if not isinstance(rec, dict):
-                out.problems.append(RowProblem(n, "not an object", section or k))
+                problems.add(RowProblem(n, "not an object", section or k))
                 continue
             unknown = [key for key in rec if str(key).strip().lower() not in aliases]
             if unknown:
-                out.problems.append(RowProblem(n, f"unknown field(s) {', '.join(map(repr, unknown))} for {k}",
-                                               section or k))
+                shown = ", ".join(repr(u)[:60] for u in unknown[:5])
+                problems.add(RowProblem(n, f"unknown field(s) {shown} for {k}", section or k))
                 continue
-            rows.append((n, {aliases[str(key).strip().lower()]: v for key, v in rec.items()}))
-        out.sections[k] = rows
-    if not any(out.sections.values()) and not out.problems:
-        out.problems.append(RowProblem(1, "no records"))
-    return out
+            scan.keep(k, n, {aliases[str(key).strip().lower()]: v for key, v in rec.items()}, ctx, None,
+                      section or k)
+        if not problems.count:
+            scan.sections.setdefault(k, [])
+    if not records_seen and not problems.count:
+        problems.add(RowProblem(1, "no records"))
+    if problems.count:
+        scan.sections.clear()
 
 
-def read_file(path: Path, kind: str | None = None) -> tuple[_Parsed, bytes]:
-    """Parse ``path`` (``.csv`` or ``.json``) into raw rows per record kind."""
+def scan_file(path: Path, ctx: records.Context, kind: str | None = None) -> _Scan:
+    """Read and validate ``path`` (``.csv`` or ``.json``).  A file that cannot be imported at
+    all (unknown kind, wrong extension, missing, unreadable, too large) is an
+    :class:`InvalidInput`; bad rows are in the result's ``problems``."""
     if kind is not None and kind not in records.IMPORT_KINDS:
-        raise ImportRejected(path.name, [RowProblem(0, f"unknown kind {kind!r} "
-                                                       f"(one of: {', '.join(records.IMPORT_KINDS)})")])
+        raise InvalidInput(f"unknown kind {kind!r} (one of: {', '.join(records.IMPORT_KINDS)})", field="kind")
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json"):
-        raise ImportRejected(path.name, [RowProblem(0, "file must end in .csv or .json")])
+        raise InvalidInput(f"{path.name}: file must end in .csv or .json", field="file")
+    scan = _Scan()
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ImportRejected(path.name, [RowProblem(0, f"file larger than {MAX_FILE_BYTES >> 20} MiB")])
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if not path.is_file():
+            raise InvalidInput(f"{path}: not a file", field="file")
+        if size > MAX_FILE_BYTES:
+            raise InvalidInput(f"{path.name}: file larger than {MAX_FILE_BYTES >> 20} MiB", field="file")
+        with open(path, "rb", buffering=0) as raw:
+            hashing = _HashingReader(raw)
+            with io.TextIOWrapper(io.BufferedReader(hashing, 1 << 20), encoding="utf-8-sig", newline="") as text:
+                try:
+                    if suffix == ".json":
+                        _scan_json(text.read(), kind, ctx, scan)
+                    else:
+                        _scan_csv(text, kind, ctx, scan)
+                except UnicodeDecodeError:
+                    scan.sections.clear()
+                    line, offset = _first_bad_utf8(path)
+                    scan.problems.add(RowProblem(line, f"not UTF-8 text (byte {offset})"))
+            scan.sha256 = hashing.digest.hexdigest()  # of the whole file when it is imported: read to its end
     except OSError as exc:
-        raise ImportRejected(path.name, [RowProblem(0, f"cannot read: {exc.strerror}")]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ImportRejected(path.name, [RowProblem(line, f"not UTF-8 text (byte {exc.start})")]) from None
-    parsed = _read_json(text, kind) if suffix == ".json" else _read_csv(text, kind)
-    return parsed, data
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field="file") from None
+    return scan
 
 
-# --- validation and insertion -----------------------------------------------------------------
+def _first_bad_utf8(path: Path) -> tuple[int, int]:
+    """(line, byte offset) of the first byte of ``path`` that is not UTF-8."""
+    import codecs
 
-def validate_sections(parsed: _Parsed, ctx: records.Context) -> dict[str, list[dict[str, Any]]]:
-    """Validate every row; problems are appended to ``parsed.problems``."""
-    good: dict[str, list[dict[str, Any]]] = {}
-    for kind, rows in parsed.sections.items():
-        section = kind if parsed.json_file else ""
-        out: list[dict[str, Any]] = []
-        # CSV rows all have the header's keys: look only at those fields
-        plan = records.field_plan(kind, rows[0][1]) if rows and not parsed.json_file else None
-        for line, raw in rows:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 1
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
             try:
-                values, reasons = records.validate(kind, raw, ctx, plan)
-            except records.Bad as exc:
-                values, reasons = None, [str(exc)]
-            if values is None:
-                parsed.problems.append(RowProblem(line, "; ".join(reasons), section))
-            else:
-                out.append(values)
-        good[kind] = out
-    return good
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = max(exc.start - len(decoder.getstate()[0]), 0)
+                return lines + chunk[:bad].count(b"\n"), offset + bad
+            lines += chunk.count(b"\n")
+            offset += len(chunk)
+    return lines, offset
 
 
 def known_currencies(conn: Connection) -> frozenset[str]:
@@ -350,15 +420,14 @@ def import_file(db: Database, path: str | Path, *, kind: str | None = None, dry_
     """Validate and import one file (see the module doc).  ``today``: the date no row may
     lie after (default: the clock's)."""
     p = Path(path)
-    parsed, data = read_file(p, kind)
     with db.read() as conn:
         ctx = records.Context(today=today or date.today(), currencies=known_currencies(conn))
-    good = validate_sections(parsed, ctx)
-    if parsed.problems:
-        raise ImportRejected(p.name, sorted(parsed.problems, key=lambda q: (q.section, q.line)))
+    scan = scan_file(p, ctx, kind)
+    if scan.problems.count:
+        raise scan.problems.rejected(p.name)
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            counts = _write(db, p, data, good, dry_run)
+            counts = _write(db, p, scan.sha256, scan.sections, dry_run)
             break
         except DatabaseError as exc:
             if not exc.retryable or attempt == WRITE_ATTEMPTS:
@@ -366,11 +435,9 @@ def import_file(db: Database, path: str | Path, *, kind: str | None = None, dry_
     return ImportResult(file=p.name, kinds=counts, dry_run=dry_run)
 
 
-def _write(db: Database, p: Path, data: bytes, good: dict[str, list[dict[str, Any]]],
+def _write(db: Database, p: Path, sha256: str, good: dict[str, list[dict[str, Any]]],
            dry_run: bool) -> dict[str, tuple[int, int]]:
     """One transaction inserting ``good``; rolled back for a dry run."""
-    from sqlalchemy.exc import DataError, IntegrityError, StatementError
-
     counts: dict[str, tuple[int, int]] = {}
     try:
         with db.write() as conn:
@@ -379,15 +446,13 @@ def _write(db: Database, p: Path, data: bytes, good: dict[str, list[dict[str, An
             if not dry_run:
                 for k, (n, added) in counts.items():
                     conn.execute(schema.imports.insert().values(
-                        kind=k, file_name=p.name[: schema.SOURCE_LEN], sha256=hashlib.sha256(data).hexdigest(),
+                        kind=k, file_name=p.name[: schema.SOURCE_LEN], sha256=sha256,
                         rows_read=n, rows_added=added, imported_at=datetime.now(timezone.utc).replace(tzinfo=None)))
             else:
                 raise _DryRun
     except _DryRun:
         pass
-    except (IntegrityError, DataError) as exc:
-        reason = " ".join(str(exc.orig).split())[:300]
-        raise ImportRejected(p.name, [RowProblem(0, f"the database refused the rows: {reason}")]) from None
-    except StatementError as exc:  # a value the driver cannot bind
-        raise DatabaseError(f"{p.name}: {' '.join(str(exc.orig).split())[:300]}") from None
+    except ValueRefused as exc:  # a constraint, a value out of the column's range, a value the driver cannot bind
+        raise ImportRejected(p.name, [RowProblem(0, str(exc).replace("the database refused a value",
+                                                                      "the database refused the rows", 1))]) from None
     return counts

@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from datetime import date
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -241,6 +242,24 @@ def quote_select(*, item: str | None = None, chip: str | None = None, kind: str 
     return _between(stmt, t.c.date, since, until)
 
 
+def market_chips(db: Database, name: str | None = None, *, items: bool = True, most: int = 1000) -> list[str]:
+    """Chip names the market data uses (quotes' chip and, with ``items``, item; events'
+    chips), sorted; with ``name`` only those equal to it without case (empty: the market
+    knows nothing of it)."""
+    from sqlalchemy import func, select, union
+
+    q, ec = schema.quotes, schema.event_chips
+    parts = [select(q.c.chip.label("name")).where(q.c.chip.is_not(None)), select(ec.c.chip.label("name"))]
+    if items:
+        parts.append(select(q.c.item.label("name")))
+    if name is not None:
+        key = name.strip().lower()
+        parts = [p.where(func.lower(p.selected_columns[0]) == key) for p in parts]
+    names = union(*parts).subquery()
+    with db.read() as conn:
+        return list(conn.execute(select(names.c.name).order_by(names.c.name).limit(most)).scalars())
+
+
 def quotes(db: Database, *, limit: int | None = None, **filters: Any) -> list[Quote]:
     """Quotes matching ``filters`` (see :func:`quote_select`), oldest first."""
     t = schema.quotes
@@ -337,7 +356,15 @@ def save_calibration_profile(db: Database, *, name: str, params: Mapping[str, An
 
     if not name.strip() or not source.strip():
         raise InvalidInput("a calibration profile needs a name and a source", field="name")
+    for field_name, text in (("name", name), ("engine", engine), ("hardware", hardware), ("model", model),
+                             ("source", source), ("notes", notes.replace("\n", " ").replace("\t", " "))):
+        if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text):
+            raise InvalidInput(f"calibration profile {field_name} contains a control character", field=field_name)
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidInput(f"calibration parameter {key!r} must be a finite number, got {value!r}",
+                               field="params")
     row = {"name": name.strip(), "engine": engine, "hardware": hardware, "model": model, "date": date_,
-           "params": json.dumps(dict(params), sort_keys=True), "source": source, "notes": notes}
+           "params": json.dumps(dict(params), sort_keys=True, allow_nan=False), "source": source, "notes": notes}
     with db.write() as conn:
         return bool(insert_ignore(conn, schema.calibration_profiles, [row]))

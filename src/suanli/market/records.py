@@ -32,6 +32,9 @@ LOW_CONFIDENCE_WORDS = ("rumour", "rumor", "unverified", "low reliability", "sin
                         "estimate", "expected", "approximate")
 
 
+CACHE_MAX = 50_000   # parsed values of repetitive fields kept per import
+
+
 @dataclass(frozen=True)
 class Context:
     """What validation compares against: the date nothing may lie after (None: no check)
@@ -337,7 +340,8 @@ def validate(kind: str, raw: Mapping[str, Any], ctx: Context,
                     hit = (True, f.parse(text, ctx))
                 except Bad as exc:
                     hit = (False, str(exc))
-                cache[(name, text)] = hit
+                if len(cache) < CACHE_MAX:  # a file of ever-new values must not grow it without bound
+                    cache[(name, text)] = hit
             if hit[0]:
                 values[name] = hit[1]
             else:

@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from suanli.errors import ConfigError, MissingSpec, UnknownHardware
+from suanli.files import parse_json
 from suanli.specs.dtypes import DType
 
 GIB = 2.0**30
@@ -207,6 +208,17 @@ class HardwareCatalog:
 
     def get(self, name: str) -> Accelerator:
         return self._by_id[self.resolve_id(name)]
+
+    def loose_match(self, name: str) -> str | None:
+        """The id ``name`` resolves to when it is not literally an id or alias (case aside),
+        e.g. ``'h-20'`` -> ``nvidia_h20_96gb``, so that an interface can say which chip it
+        used; None for exact names and unknown ones."""
+        found = self._index.get(name_key(name))
+        if found is None:
+            return None
+        acc = self._by_id[found]
+        exact = {n.strip().lower() for n in (acc.id, *acc.aliases)}
+        return None if name.strip().lower() in exact else found
 
     def ids(self) -> list[str]:
         return list(self._by_id)
@@ -397,7 +409,7 @@ def _csv_rows(text: str, label: str) -> list[Row]:
 
 def _json_rows(text: str, label: str, collection: str) -> list[Row]:
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{label}: line {exc.lineno}: invalid JSON ({exc.msg})",
                           field="json") from None

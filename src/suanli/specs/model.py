@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from suanli.errors import ConfigError, UnknownModel
+from suanli.files import parse_json
 
 
 
@@ -420,7 +421,7 @@ def load_model(name: str | os.PathLike[str]) -> ModelSpec:
         if not path.is_file():
             raise UnknownModel(f"model config file not found: {text}")
         try:
-            cfg = json.loads(path.read_text(encoding="utf-8"))
+            cfg = parse_json(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{text}: not a readable JSON config ({exc})") from None
         model_id = path.parent.name.replace("__", "/", 1) if path.name == "config.json" else path.stem

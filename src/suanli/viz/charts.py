@@ -5,20 +5,24 @@ works offline).  The output format follows the file suffix."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from suanli.errors import InvalidInput
+from suanli.files import atomic_output, atomic_write, check_output
 
 SUFFIXES = (".png", ".html")
 
 
-def check_plot_path(path: str | Path) -> Path:
-    p = Path(path)
-    if p.suffix.lower() not in SUFFIXES:
-        raise InvalidInput(f"plot file must end in .png or .html, got {p.name!r}", field="plot")
-    if not p.parent.exists():
-        raise InvalidInput(f"directory for the plot does not exist: {p.parent}", field="plot")
-    return p
+def check_plot_path(path: str | Path, *, protected: Iterable[Path] = ()) -> Path:
+    """``path`` when a chart may be written there (.png or .html, existing directory, never
+    one of the ``protected`` files such as the market database)."""
+    return check_output(path, suffixes=SUFFIXES, field="plot", what="plot file", protected=protected)
+
+
+def save(write: Callable[[Path], Any], path: Path) -> Path:
+    """Run ``write(tmp)`` and move the file onto ``path`` (mode 0644) only when it succeeds."""
+    with atomic_output(path) as tmp:
+        write(tmp)
+    return path
 
 
 def _label(hw: str, unverified: bool) -> str:
@@ -50,7 +54,7 @@ def frontier_chart(frontiers: Sequence[Any], path: str | Path, *, title: str,
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(p)
+        save(fig.savefig, p)
         plt.close(fig)
         return p
     import plotly.graph_objects as go
@@ -64,7 +68,7 @@ def frontier_chart(frontiers: Sequence[Any], path: str | Path, *, title: str,
                                      marker=dict(symbol="star", size=16, line=dict(width=1)), name=f"{hw} best"))
     fig.update_layout(title=title, xaxis_title="tokens/s per user (1 / TPOT)", xaxis_type="log",
                       yaxis_title="output tokens/s per GPU", template="plotly_white")
-    fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+    save(lambda t: fig.write_html(str(t), include_plotlyjs=True, full_html=True), p)
     return p
 
 
@@ -96,7 +100,7 @@ def dealer_chart(rep: Any, path: str | Path) -> Path:
         lines2 = ax2.get_legend_handles_labels()
         ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper right")
         fig.tight_layout()
-        fig.savefig(p)
+        save(fig.savefig, p)
         plt.close(fig)
         return p
     import plotly.graph_objects as go
@@ -108,7 +112,7 @@ def dealer_chart(rep: Any, path: str | Path) -> Path:
     fig.update_layout(title=title, xaxis_title="week", yaxis_title="units sold per week",
                       yaxis2=dict(title="units held / on lease", overlaying="y", side="right", rangemode="tozero"),
                       template="plotly_white")
-    fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+    save(lambda t: fig.write_html(str(t), include_plotlyjs=True, full_html=True), p)
     return p
 
 
@@ -152,8 +156,8 @@ def cost_chart(rep: Any, path: str | Path) -> Path:
 
         parts = [go.Figure(fig).to_html(full_html=False, include_plotlyjs=i == 0)
                  for i, fig in enumerate(f for f in (cost_figure(data), fair_figure(data)) if f)]
-        p.write_text("<!doctype html><html><head><meta charset='utf-8'><title>suanli buyer report</title></head>"
-                     "<body>" + "".join(parts) + "</body></html>", encoding="utf-8")
+        atomic_write(p, "<!doctype html><html><head><meta charset='utf-8'><title>suanli buyer report</title></head>"
+                     "<body>" + "".join(parts) + "</body></html>")
         return p
     import matplotlib
     matplotlib.use("Agg")
@@ -217,6 +221,6 @@ def cost_chart(rep: Any, path: str | Path) -> Path:
         fig.text(0.01, 0.005, text, fontsize=7, color="#555", va="bottom", **font)
         bottom = (0.16 * len(left) + 0.1) / fig.get_figheight()
     fig.tight_layout(rect=(0, bottom, 1, 1))
-    fig.savefig(p)
+    save(fig.savefig, p)
     plt.close(fig)
     return p

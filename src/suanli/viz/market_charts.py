@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from suanli.viz.charts import check_plot_path
+from suanli.viz.charts import check_plot_path, save
 
 
 def _series(index: Any) -> list[tuple[str, list[date], list[float], list[float], list[float], list[int]]]:
@@ -92,7 +92,7 @@ def _png(p: Path, title: str, unit: str, series: list[Any], events: list[Any]) -
             lines.append(f"... and {len(events) - MAX_LISTED} more (suanli market events --chip ...)")
         lx.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=6, family="monospace",
                 transform=lx.transAxes)
-    fig.savefig(p, bbox_inches="tight")
+    save(lambda t: fig.savefig(t, bbox_inches="tight"), p)
     plt.close(fig)
 
 
@@ -127,4 +127,4 @@ def _html(p: Path, title: str, unit: str, series: list[Any], events: list[Any]) 
             hovertemplate="%{text}<extra></extra>"))
     fig.update_layout(title=title, yaxis_title=unit, xaxis_title="week", template="plotly_white",
                       hovermode="closest")
-    fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+    save(lambda t: fig.write_html(str(t), include_plotlyjs=True, full_html=True), p)

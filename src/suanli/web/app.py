@@ -13,14 +13,14 @@ import logging
 from importlib.resources import files
 from typing import Any, AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from suanli.web import errors, render
 from suanli.web.jsonutil import JSONResponse
-from suanli.web.security import BodyLimit
+from suanli.web.security import BodyLimit, reject_control_characters
 from suanli.web.settings import Settings, load_settings
 
 DESCRIPTION = """
@@ -30,7 +30,8 @@ Calibrated LLM-serving predictions, chip comparisons, economics and market data.
 400 malformed request or file · 401 missing token · 403 wrong token or writes disabled ·
 404 unknown route or unknown id *in the path* (`/api/hardware/{chip}`) · 413 body over the
 upload limit · 422 invalid value, including an unknown chip or model named in a query or
-form field (`details.field` names it) and deployments that do not fit in memory.
+form field (`details.field` names it), a control character in any text, and deployments
+that do not fit in memory · 503 market database unavailable.
 
 **Writes** (imports, inventories, calibration uploads) need `Authorization: Bearer TOKEN`
 with the operator's `SUANLI_API_TOKEN`.  Reads are open.
@@ -129,7 +130,7 @@ def create_app(db_url: str | None = None, *, warm: bool = True, **overrides: Any
     settings: Settings = load_settings(db_url=db_url, **overrides)
     app = FastAPI(title="suanli", version=pages._version(), description=DESCRIPTION, lifespan=_lifespan,
                   default_response_class=JSONResponse, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", dependencies=[Depends(reject_control_characters)])
     app.state.settings = settings
     app.state.warm = warm
     errors.install(app, render.error_page)

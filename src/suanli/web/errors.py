@@ -73,11 +73,16 @@ def not_found(exc: SuanliError) -> ApiError:
 
 
 def from_suanli(exc: SuanliError) -> ApiError:
+    status = status_for(exc)
+    if status == 503:  # the message names the database (a file path, user@host): only the log gets it
+        log.error("market database error: %s", exc)
+        return ApiError(503, exc.code, "the market database is unavailable (the server log has the details)")
     extra: dict[str, Any] = {}
     problems = getattr(exc, "problems", None)
-    if problems:  # a rejected import: every bad row with its line and reason
+    if problems:  # a rejected import: the bad rows (the first 100) with line and reason, and their count
         extra["problems"] = [str(p) for p in list(problems)[:200]]
-    return ApiError(status_for(exc), exc.code, str(exc), field=field_of(exc), **extra)
+        extra["bad_rows"] = int(getattr(exc, "total", len(problems)))
+    return ApiError(status, exc.code, str(exc), field=field_of(exc), **extra)
 
 
 def _validation_details(exc: RequestValidationError) -> tuple[str, dict[str, Any]]:

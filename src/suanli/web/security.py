@@ -3,7 +3,10 @@
 * Write endpoints depend on :func:`require_token`: the operator's ``SUANLI_API_TOKEN`` is
   compared in constant time (:func:`hmac.compare_digest`) with ``Authorization: Bearer ...``
   or ``X-API-Token``.  No token header: 401; a wrong one: 403; no token configured: 403
-  (writes are disabled rather than open).
+  (writes are disabled rather than open).  Routers with write endpoints use
+  :class:`TokenFirstRoute`, so the token is checked before the body is parsed.
+* :func:`reject_control_characters` (an app-wide dependency): no path or query value holds
+  a control character (422 naming the field).
 * :class:`BodyLimit` refuses a body over the limit with 413: at once when
   ``Content-Length`` says so (nothing is read), and as soon as a chunked body passes the
   limit otherwise.
@@ -13,9 +16,11 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any, Awaitable, Callable
+import re
+from typing import Any, Awaitable, Callable, Coroutine
 
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanli.web.errors import ApiError, envelope
@@ -37,6 +42,14 @@ def _presented(request: Request) -> str | None:
     return token.strip() if token and token.strip() else None
 
 
+def has_token(request: Request) -> bool:
+    """Whether the request carries the operator's token (for reads that show more to it)."""
+    expected = request.app.state.settings.api_token
+    given = _presented(request)
+    return bool(expected) and given is not None and hmac.compare_digest(given.encode("utf-8"),
+                                                                         expected.encode("utf-8"))
+
+
 def require_token(request: Request) -> None:
     """FastAPI dependency guarding every write endpoint."""
     expected = request.app.state.settings.api_token
@@ -49,6 +62,50 @@ def require_token(request: Request) -> None:
                        "'Authorization: Bearer TOKEN' (or X-API-Token)", headers={"WWW-Authenticate": "Bearer"})
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
         raise ApiError(403, "forbidden", "the API token is not valid")
+
+
+class TokenFirstRoute(APIRoute):
+    """A route class checking the token of a write endpoint before anything else: FastAPI
+    would otherwise parse and validate the body first (a malformed body without a token
+    would get 422 instead of 401)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not any(getattr(d, "dependency", None) is require_token for d in self.dependencies):
+            return handler
+
+        async def guarded(request: Request) -> Response:
+            require_token(request)
+            return await handler(request)
+
+        return guarded
+
+
+# --- control characters ----------------------------------------------------------------------
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def control_character(text: str) -> str | None:
+    """``'U+0000'`` for the first control character in ``text`` (C0, DEL, C1); None if none."""
+    m = _CONTROL.search(text)
+    return None if m is None else f"U+{ord(m.group()):04X}"
+
+
+def reject_control_characters(request: Request) -> None:
+    """App-wide dependency: no path or query value (nor query name) may hold a control
+    character.  Names, chips, owners and filters are single-line text; a NUL would reach
+    the database (PostgreSQL refuses it) and anything else is not a name.  422 naming the
+    field."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and (bad := control_character(value)):
+            raise ApiError(422, "invalid_input", f"{name} contains a control character ({bad})", field=name)
+    query = request.scope.get("query_string", b"")
+    if query:
+        for name, value in request.query_params.multi_items():
+            if bad := control_character(name) or control_character(value):
+                field = name if control_character(name) is None else repr(name)
+                raise ApiError(422, "invalid_input", f"{field} contains a control character ({bad})", field=field)
 
 
 class TooLarge(StarletteHTTPException):

@@ -10,6 +10,7 @@ layer's SQLAlchemy expressions: no SQL is built from strings here.
 
 from __future__ import annotations
 
+import math
 import tempfile
 import threading
 from datetime import date
@@ -17,13 +18,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 from fastapi import APIRouter, Depends, Path as PathParam, Query, Request
-from pydantic import BaseModel, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from suanli.web import deps
 from suanli.web.errors import ApiError
 from suanli.web.jsonutil import JSONResponse
 from suanli.web.schemas import ERRORS, WRITE_ERRORS
-from suanli.web.security import require_token
+from suanli.web.security import TokenFirstRoute, control_character, has_token, require_token
 
 DateQ = Optional[Annotated[str, Query(max_length=10, pattern=r"^\d{4}(-\d{2}){0,2}$", description="YYYY[-MM[-DD]]")]]
 Name = Optional[Annotated[str, Query(max_length=100)]]
@@ -98,10 +99,13 @@ async def _import(request: Request, db: Any, kind: str | None) -> Any:
     return JSONResponse({**result.to_dict(), "file": name})
 
 
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
 class CalibrationIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    params: dict[str, Union[StrictInt, StrictFloat]] = Field(
-        max_length=100, description="fitted parameters, e.g. {'compute': 0.5, 'memory': 0.75}")
+    params: dict[str, Union[StrictInt, Finite]] = Field(
+        max_length=100, description="fitted parameters (finite numbers), e.g. {'compute': 0.5, 'memory': 0.75}")
     date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD: when the profile was fitted")
     source: str = Field(min_length=1, max_length=500, description="how and from what the profile was fitted")
     engine: str = Field("", max_length=20)
@@ -109,17 +113,46 @@ class CalibrationIn(BaseModel):
     model: str = Field("", max_length=200)
     notes: str = Field("", max_length=2000)
 
+    @field_validator("name", "date", "source", "engine", "hardware", "model")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if bad := control_character(value):
+            raise ValueError(f"contains a control character ({bad})")
+        return value
+
+    @field_validator("notes")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if bad := control_character(value.replace("\n", " ").replace("\t", " ")):
+            raise ValueError(f"contains a control character ({bad})")
+        return value
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, v in value.items():
+                if not isinstance(key, str) or not key.strip() or control_character(key):
+                    raise ValueError(f"parameter name {key!r} is empty or contains a control character")
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise ValueError(f"parameter {key!r} must be a finite number, got {v!r}")
+        return value
+
 
 def build_router() -> APIRouter | None:
     if deps.optional("suanli.app.market") is None or deps.optional("suanli.market") is None:
         return None
     from suanli.app import market
 
-    router = APIRouter(prefix="/api", tags=["market"])
+    router = APIRouter(prefix="/api", tags=["market"], route_class=TokenFirstRoute)
 
     @router.get("/market/status", summary="Market database: dialect, schema version, row counts")
-    def api_status(db: Db) -> Any:
-        return JSONResponse(market.db_status(db))
+    def api_status(request: Request, db: Db) -> Any:
+        """Where the database is (file path or server URL) only for holders of the API token."""
+        status = market.db_status(db)
+        if not has_token(request):
+            status = {k: v for k, v in status.items() if k not in ("location", "url")}
+        return JSONResponse(status)
 
     @router.get("/market/quotes", responses=ERRORS, summary="Dated price quotes with their sources")
     def api_quotes(db: Db, item: Name = None, chip: Name = None, kind: Optional[Literal[QUOTE_KINDS]] = None,  # type: ignore[valid-type]
@@ -142,8 +175,15 @@ def build_router() -> APIRouter | None:
                   channel: Optional[Literal[CHANNELS]] = None,  # type: ignore[valid-type]
                   measure: Literal["purchase", "rent"] = "purchase", currency: Literal["CNY", "USD"] = "CNY",
                   since: DateQ = None, until: DateQ = None) -> Any:
-        return JSONResponse(market.price_index(chip, db, channel=channel, measure=measure, currency=currency,
-                                               since=since, until=until).to_dict())
+        from suanli.errors import UnknownHardware
+        from suanli.web.errors import not_found
+
+        try:
+            idx = market.price_index(chip, db, channel=channel, measure=measure, currency=currency, since=since,
+                                     until=until)
+        except UnknownHardware as exc:  # an unknown id in the path
+            raise not_found(exc) from None
+        return JSONResponse(idx.to_dict())
 
     @router.get("/market/inventories", responses=ERRORS, summary="Inventory lots by owner and chip")
     def api_inventories(db: Db, owner: Name = None, chip: Name = None) -> Any:

@@ -108,7 +108,7 @@ def simulate(
     isl_dist: Annotated[str, Query(max_length=40, description="fixed | uniform:LO:HI | lognormal[:SIGMA]")] = "fixed",
     osl_dist: Annotated[str, Query(max_length=40, description="fixed | uniform:LO:HI | lognormal[:SIGMA]")] = "fixed",
     arrival: Literal["poisson", "bursty"] = "poisson",
-    burst_cv: Annotated[float, Query(gt=0, le=100, allow_inf_nan=False)] = 2.0,
+    burst_cv: Annotated[float, Query(ge=0.01, le=100, allow_inf_nan=False)] = 2.0,
     prefix_hit_rate: Annotated[float, Query(ge=0, lt=1, allow_inf_nan=False)] = 0.0,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
     ttft_ms: Annotated[Optional[float], Query(gt=0, le=deps.MAX_MS, allow_inf_nan=False,
