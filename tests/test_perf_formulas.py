@@ -489,7 +489,7 @@ def test_ops_reach_the_kernel_model_with_their_shapes() -> None:
     assert (4.0, 4096.0, 1024.0, "fp8") in gemms                     # gate/up: 2 * 4096 / 2
     assert (4.0, 16000.0, 1024.0, "bf16") in gemms                   # LM head stays 16-bit
     assert ("attn_decode", 4.0, 100.0, 4.0, 4.0, 128.0, "bf16") in kern.calls
-    assert ("allreduce", 8192.0, 2.0) in kern.calls                  # 4 tokens * 1024 * 2 bytes
+    assert ("allreduce", 8192.0, 2.0, "graph") in kern.calls         # 4 tokens * 1024 * 2 bytes, custom AR
 
 
 @pytest.mark.parametrize(("chip", "weight", "key"), [

@@ -15,10 +15,11 @@ numpy arrays of any broadcastable shape) to seconds:
   leave-one-system-out evaluation (``tools/kernel_transfer_report.py``):
 
   - rule ``A`` (same efficiency at the same shape): t = t_roof(chip) / eff_src(shape);
-  - rule ``B`` (tensor time + the rest): above t0, the source time splits into tensor-core
-    time at peak, scaled by the peak ratio, and the rest, scaled by the bandwidth ratio
-    where the shape is memory-bound and by the SM-throughput ratio (SM count x clock)
-    where it is compute-bound -- a chip with throttled tensor cores (H20) keeps its SMs;
+  - rule ``B`` (roofline part + excess): above t0, the part of the source time its
+    roofline explains scales with the target's roofline (peak ratio for tensor time,
+    bandwidth ratio for memory time), and the excess beyond it with the SM-throughput
+    ratio (SM count x clock) and bandwidth ratio in proportion to the shape's compute and
+    memory terms -- a chip with throttled tensor cores (H20) keeps its SMs;
   - rule ``C`` (fixed floor + roofline-scaled work): t = t0 + (t_src(shape) - t0) *
     t_roof(chip) / t_roof(src), where t0 is the source table's latency floor (launch and
     synchronisation cost that does not scale with FLOP/s or bandwidth), capped at t_src.
@@ -249,19 +250,26 @@ class OpPlan:
 
 
     def _rule_b(self, flops: np.ndarray, nbytes: np.ndarray, inv_eff: np.ndarray) -> np.ndarray:
-        """Rule B: above the latency floor, the source time splits into tensor-core time at
-        peak (scales with the peak ratio) and the rest, which scales with the bandwidth
-        ratio where the shape is memory-bound on the source and with the SM-throughput
-        ratio (SM count x clock) where it is compute-bound."""
+        """Rule B: above the latency floor, the part of the source time its roofline explains
+        scales with the target's roofline (tensor time with the peak ratio, memory time with
+        the bandwidth ratio -- a max of the two, continuous and monotone in the shape), and
+        the excess beyond the roofline (non-tensor SM work, pipeline bubbles) scales with the
+        SM-throughput ratio (SM count x clock) and the bandwidth ratio in proportion to the
+        shape's compute and memory terms.  A chip with throttled tensor cores (H20) keeps its
+        SMs: only its tensor-bound time grows."""
         tc = flops / self.src_peak
         tm = nbytes / self.src_bw
-        t_src = np.maximum(tc, tm) * inv_eff
+        roof_src = np.maximum(tc, tm)
+        t_src = roof_src * inv_eff
         floor = np.minimum(self.t0, t_src)      # the latency floor stays (never above t_src)
         work = t_src - floor
-        tensor = np.minimum(tc, work)
-        r_sm = self.sm_ratio if self.sm_ratio is not None else self.src_peak / self.peak
-        r_rest = np.where(tm >= tc, self.src_bw / self.bw, r_sm)
-        return floor + tensor * (self.src_peak / self.peak) + (work - tensor) * r_rest
+        core = np.minimum(work, roof_src)
+        excess = work - core
+        r_peak, r_bw = self.src_peak / self.peak, self.src_bw / self.bw
+        r_sm = self.sm_ratio if self.sm_ratio is not None else r_peak
+        r_core = np.maximum(tc * r_peak, tm * r_bw) / np.maximum(roof_src, 1e-300)
+        r_excess = (tm * r_bw + tc * r_sm) / np.maximum(tm + tc, 1e-300)
+        return floor + core * r_core + excess * r_excess
 
 
 class KernelModel:

@@ -352,6 +352,10 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
         m = _steady_once(e, n_dec, b / osl, True, cap=cap)
         tpot, ttft, parts, prefill = _f(m["tpot"]), _f(m["ttft"]), m["parts"], m["prefill"]
         capacity = m["capacity"] * replicas
+        if saturated and capacity > float(wl.request_rate):
+            # the grid search and the exact evaluation at the batch limit disagree by a hair
+            # (kernel-table interpolation): the exact capacity decides -- just sustainable
+            saturated = False
         # offline and saturated: the batch is the engine's full batch (n_dec == b)
         inst_rate = b / tpot if scen == "offline" or saturated else float(wl.request_rate) / replicas * osl
         if saturated:
