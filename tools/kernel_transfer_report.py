@@ -253,9 +253,11 @@ def main() -> int:
            "--infersim ../shared/kernels/infersim",
            "```", "",
            "Rules: **A** = same efficiency at the same shape (t = t_roof(target) / eff_src); "
-           "**B** = above the source's latency floor t0, tensor-core time at peak scales with "
-           "the peak ratio and the rest with the bandwidth ratio (shape memory-bound on the "
-           "source) or the SM-throughput ratio (SM count x clock; compute-bound); "
+           "**B** = above the source's latency floor t0, the part of the source time its "
+           "roofline explains scales with the target's roofline (tensor time with the peak "
+           "ratio, memory time with the bandwidth ratio) and the excess beyond it with the "
+           "SM-throughput ratio (SM count x clock) and the bandwidth ratio in proportion to the "
+           "shape's compute and memory terms; "
            "**C** = the source's latency floor t0 stays, the rest scales with the roofline "
            "(t = t0 + (t_src - t0) x t_roof(target) / t_roof(src)). The source is the nearest "
            "measured system (same architecture first, then ridge point and bandwidth; "
