@@ -171,13 +171,12 @@ def _score(model: ModelSpec, lay: object, pf: Platform, wl: Workload) -> tuple[n
         e2e = e2e * np.maximum(conc / active / b, 1.0)
         return -e2e, "lowest end-to-end latency at this concurrency"
     if scen == "server":
-        target = float(wl.request_rate) / replicas * osl
-        b, sat = e.server_batch(cap, target)
-        m = e.closed_loop(np.maximum(b, 1.0))
-        e2e = m["ttft"] + (osl - 1.0) * m["tpot"]
+        q = e.server_queue(cap, float(wl.request_rate) / replicas)
+        sat = np.asarray(q["saturated"])
         if np.all(sat):
-            rate = cap / e.mean_step(cap, cap / osl)["mean"] * replicas
-            return rate, "highest capacity (none sustains the request rate)"
+            return q["capacity"] * replicas, "highest capacity (none sustains the request rate)"
+        m = e.closed_loop(np.maximum(q["batch"], 1.0))
+        e2e = m["ttft"] + np.where(sat, 0.0, q["queue_wait"]) + (osl - 1.0) * np.where(sat, 1.0, q["tpot"])
         return np.where(sat, -np.inf, -e2e), "lowest end-to-end latency that sustains the request rate"
     if scen == "prefill-only":
         seqs = np.maximum(1.0, pf.runtime.limits.max_batched_tokens / float(wl.isl))

@@ -138,8 +138,9 @@ def allreduce_time(op: Op, pf: Platform) -> Any:
     inside = n <= pf.hw.node_size
     # engines' custom one-/two-shot all-reduce (captured in CUDA graphs) up to 8 MiB, NCCL
     # above (vLLM CustomAllreduce max_size default 8 MiB; TRT-LLM and SGLang alike)
-    impl = "graph" if float(np.max(op.comm_bytes, initial=0.0)) <= CUSTOM_ALLREDUCE_MAX_BYTES else "nccl"
-    measured = pf.kernels.allreduce(op.comm_bytes, np.where(inside, n, 2.0), impl)
+    nb, nn = op.comm_bytes, np.where(inside, n, 2.0)
+    small = np.asarray(nb, dtype=float) <= CUSTOM_ALLREDUCE_MAX_BYTES        # element by element
+    measured = np.where(small, pf.kernels.allreduce(nb, nn, "graph"), pf.kernels.allreduce(nb, nn, "nccl"))
     return np.where(n > 1, np.where(inside, measured, model), 0.0)
 
 
@@ -159,8 +160,9 @@ def alltoall_time(op: Op, pf: Platform) -> Any:
     # DeepEP low-latency kernels for decode-sized batches, normal kernels for prefill
     # (DeepEP README: LL mode for inference decoding, normal for training/prefill)
     tokens = np.asarray(op.shape.get("tokens", 0.0), dtype=float)
-    mode = "low_latency" if float(np.max(tokens, initial=0.0)) <= LOW_LATENCY_TOKENS else "normal"
-    measured = pf.kernels.alltoall(op.shape.get("copy_bytes", op.comm_bytes), np.where(inside, n, 2.0), mode)
+    nb, nn = op.shape.get("copy_bytes", op.comm_bytes), np.where(inside, n, 2.0)
+    measured = np.where(tokens <= LOW_LATENCY_TOKENS, pf.kernels.alltoall(nb, nn, "low_latency"),
+                        pf.kernels.alltoall(nb, nn, "normal"))                # element by element
     return np.where(n > 1, np.where(inside, measured, model), 0.0)
 
 
