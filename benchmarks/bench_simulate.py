@@ -20,35 +20,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from suanli.app.calibration import load_calibration  # noqa: E402
-from suanli.app.predict import predict  # noqa: E402
-from suanli.perf.hardware import hw_params  # noqa: E402
-from suanli.perf.layout import layout_of  # noqa: E402
-from suanli.perf.serving import Engine  # noqa: E402
+from suanli.app.predict import predict, resolve  # noqa: E402
+from suanli.perf.serving import Instance  # noqa: E402
 from suanli.perf.simulate import sim_config, simulate, step_table  # noqa: E402
 from suanli.perf.workload import Requests, fixed, lognormal, poisson_arrivals  # noqa: E402
-from suanli.specs.accelerator import load_hardware  # noqa: E402
-from suanli.specs.deployment import Deployment  # noqa: E402
-from suanli.specs.dtypes import DType  # noqa: E402
-from suanli.specs.model import load_model  # noqa: E402
-from suanli.specs.system import load_systems  # noqa: E402
 
 
-def engine_for(model: str, hardware: str, isl: float, osl: float, **kw: object) -> tuple[Engine, float]:
-    """The Engine ``predict`` builds for this case, and its offline capacity (requests/s per instance)."""
+def engine_for(model: str, hardware: str, isl: float, osl: float, **kw: object) -> tuple[Instance, float]:
+    """The one-instance model ``predict`` resolves for this case, and its offline capacity
+    (requests/s per instance)."""
     pred = predict(model, hardware, isl=isl, osl=osl, **kw)  # type: ignore[arg-type]
-    acc = load_hardware().get(hardware)
-    spec = load_model(model)
-    wdt, kdt = DType.parse(pred.weight_dtype), DType.parse(pred.kv_dtype)
-    sysobj = load_systems().get(pred.system)
-    node = sysobj.gpus if sysobj.gpus and sysobj.gpus >= 1 else None
-    hw, _ = hw_params(acc, wdt, scaleout_bw=sysobj.scaleout_bw, node_size=node)
-    eff = load_calibration().efficiency_for(acc, pred.engine, mode="calibrated")   # as predict() does
-    dep = Deployment(gpus=pred.gpus, tp=pred.tp, pp=pred.pp, ep=pred.ep, dp_attention=pred.dp_attention,
-                     weight_dtype=wdt, kv_dtype=kdt, engine=pred.engine)
-    lay = layout_of(spec, dep, hw.peak_gemm, hw.peak_attn)
+    r = resolve(model, hardware, isl=isl, osl=osl, gpus=pred.gpus, tp=pred.tp, pp=pred.pp, ep=pred.ep,
+                dp_attention=pred.dp_attention, weight_dtype=pred.weight_dtype, kv_dtype=pred.kv_dtype,
+                engine=pred.engine)
     capacity = pred.output_tok_s_per_gpu * pred.gpus / pred.replicas / osl
-    return Engine(model=spec, lay=lay, hw=hw, eff=eff, isl=float(isl), osl=float(osl)), capacity
+    return r.instance(), capacity
 
 
 WORKLOADS = [

@@ -535,3 +535,14 @@ def test_compute_dtype_fallbacks(chip: str, weight: DType, compute: DType, warns
     assert (warning is not None) == warns
     if warns:
         assert weight.value in warning and compute.value in warning
+
+
+@pytest.mark.parametrize("model_id", ["deepseek-ai/DeepSeek-R1", "openai/gpt-oss-120b", "Qwen/Qwen3-30B-A3B",
+                                      "meta-llama/Llama-3.1-8B", "mistralai/Mixtral-8x7B-v0.1"])
+def test_op_kind_by_name_matches_the_op_table(model_id: str) -> None:
+    # predictions attribute each op's time to a kernel basis by op name (no second table build)
+    from suanli.perf.ops import op_kind
+    m = load_model(model_id)
+    dep = Deployment(gpus=8, tp=8, ep=8 if m.is_moe else 1)
+    table = step_ops(m, lay(dep, m), StepLoad(n_dec=4, ctx_dec=100, n_pf=100, pf_seqs=1), lay(dep, m).prec)
+    assert {o.name: o.kind for o in table} == {o.name: op_kind(m, o.name) for o in table}

@@ -55,6 +55,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "src/suanli/data/calibration/runtime.json"))
     ap.add_argument("--no-cv", action="store_true", help="skip leave-one-source-group-out cross-validation")
     ap.add_argument("--max-nfev", type=int, default=30)
+    ap.add_argument("--report", help="also write the cross-validation tables (markdown) to this file")
+    ap.add_argument("--records", help="also write every held-out prediction (JSON) to this file")
     args = ap.parse_args()
     rows = read_case_files(args.cases)
     problem = Problem(rows)
@@ -98,6 +100,14 @@ def main() -> int:
             if len(le) >= 10:
                 fit["sigma"][e] = robust_sigma(le)
         fit["meta"]["leave_one_group_out"] = overall(records)
+        if args.report:
+            from crossval import report
+            text = report(records, "Out of sample: leave one source group out (refit per fold)")
+            text += "\n" + report(held_out_predictions(problem, x, list(range(len(problem.cases)))),
+                                  "In sample (fitted on every case; optimistic)")
+            Path(args.report).write_text(text, encoding="utf-8")
+        if args.records:
+            Path(args.records).write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
     Path(args.out).write_text(json.dumps(fit, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({"in_sample": in_sample, "cv": fit["meta"].get("leave_one_group_out")}), file=sys.stderr)
     return 0

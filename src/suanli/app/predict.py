@@ -17,7 +17,7 @@ from suanli.perf.hardware import precision_for
 from suanli.perf.layout import Layout, layout_of
 from suanli.perf.memory import plan_memory
 from suanli.perf.opcost import Platform
-from suanli.perf.ops import StepLoad, step_ops
+from suanli.perf.ops import op_kind
 from suanli.perf.serving import Instance, ServingResult, predict_serving
 from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
 from suanli.specs.deployment import ENGINES, Deployment, Workload, validate_deployment
@@ -216,11 +216,10 @@ def kernel_basis(r: Resolved, breakdown: dict[str, float]) -> tuple[str, dict[st
     if r.pf.speed_of_light:
         return "roofline", {}, 0.0
     kinds = r.pf.kernels.basis
-    kind_of = {op.name: op.kind for op in step_ops(r.spec, r.lay, StepLoad(n_dec=1.0, ctx_dec=1.0), r.lay.prec)}
     total = sum(breakdown.values()) or 1.0
     by_kind: dict[str, float] = {}
     for name, t in breakdown.items():
-        kind = kind_of.get(name)
+        kind = op_kind(r.spec, name)
         if kind in kinds and t > 0:
             by_kind[kind] = by_kind.get(kind, 0.0) + t
     if not by_kind:

@@ -129,6 +129,15 @@ def _fabric(pf: Platform) -> dict[str, Any]:
                 scaleout_latency=hw.scaleout_latency_s, eff=pf.runtime.comm_eff)
 
 
+def _by_element(first: Any, a: Callable[[], Any], b: Callable[[], Any]) -> Any:
+    """``where(first, a(), b())`` evaluating only the branches some element needs."""
+    if np.all(first):
+        return a()
+    if not np.any(first):
+        return b()
+    return np.where(first, a(), b())
+
+
 @cost("allreduce")
 def allreduce_time(op: Op, pf: Platform) -> Any:
     n = np.asarray(op.group, dtype=float)
@@ -139,8 +148,8 @@ def allreduce_time(op: Op, pf: Platform) -> Any:
     # engines' custom one-/two-shot all-reduce (captured in CUDA graphs) up to 8 MiB, NCCL
     # above (vLLM CustomAllreduce max_size default 8 MiB; TRT-LLM and SGLang alike)
     nb, nn = op.comm_bytes, np.where(inside, n, 2.0)
-    small = np.asarray(nb, dtype=float) <= CUSTOM_ALLREDUCE_MAX_BYTES        # element by element
-    measured = np.where(small, pf.kernels.allreduce(nb, nn, "graph"), pf.kernels.allreduce(nb, nn, "nccl"))
+    measured = _by_element(np.asarray(nb, dtype=float) <= CUSTOM_ALLREDUCE_MAX_BYTES,
+                           lambda: pf.kernels.allreduce(nb, nn, "graph"), lambda: pf.kernels.allreduce(nb, nn, "nccl"))
     return np.where(n > 1, np.where(inside, measured, model), 0.0)
 
 
@@ -161,8 +170,8 @@ def alltoall_time(op: Op, pf: Platform) -> Any:
     # (DeepEP README: LL mode for inference decoding, normal for training/prefill)
     tokens = np.asarray(op.shape.get("tokens", 0.0), dtype=float)
     nb, nn = op.shape.get("copy_bytes", op.comm_bytes), np.where(inside, n, 2.0)
-    measured = np.where(tokens <= LOW_LATENCY_TOKENS, pf.kernels.alltoall(nb, nn, "low_latency"),
-                        pf.kernels.alltoall(nb, nn, "normal"))                # element by element
+    measured = _by_element(tokens <= LOW_LATENCY_TOKENS, lambda: pf.kernels.alltoall(nb, nn, "low_latency"),
+                           lambda: pf.kernels.alltoall(nb, nn, "normal"))
     return np.where(n > 1, np.where(inside, measured, model), 0.0)
 
 

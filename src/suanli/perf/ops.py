@@ -270,5 +270,23 @@ def step_ops(model: ModelSpec, lay: Layout, load: StepLoad, prec: Precision) -> 
     return OpTable(tuple(ops))
 
 
-__all__ = ["ACT_BYTES", "ELEMENTWISE_PASSES", "KINDS", "Op", "OpTable", "Precision", "StepLoad", "distinct_ranks",
+def op_kind(model: ModelSpec, name: str) -> str:
+    """The kind of the op called ``name`` in this model's step tables (names are stable)."""
+    if name.startswith("attn_decode") or name.startswith("attn_prefill"):
+        phase = "decode" if "decode" in name else "prefill"
+        return f"mla_{phase}" if model.attention == "mla" else f"attn_{phase}"
+    return _KIND_BY_NAME.get(name, "")
+
+
+_KIND_BY_NAME = {
+    **{n: "gemm" for n in ("attn_down_proj", "attn_q_up_proj", "attn_absorb_k", "attn_absorb_v", "attn_kv_up_proj",
+                           "attn_o_proj", "attn_qkv_proj", "mlp_gate_up", "mlp_down", "moe_router",
+                           "moe_shared_gate_up", "moe_shared_down", "lm_head")},
+    "moe_experts": "moe", "mlp_act": "elementwise", "elementwise": "elementwise",
+    "attn_allreduce": "allreduce", "mlp_allreduce": "allreduce", "moe_allreduce": "allreduce",
+    "moe_dispatch": "alltoall", "moe_combine": "alltoall", "pp_send": "p2p",
+}
+
+
+__all__ = ["ACT_BYTES", "ELEMENTWISE_PASSES", "KINDS", "Op", "OpTable", "Precision", "StepLoad", "distinct_ranks", "op_kind",
            "step_ops"]
