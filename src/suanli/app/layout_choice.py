@@ -102,8 +102,8 @@ def choose_layout(model: ModelSpec, pf: Platform, prec: Precision, wl: Workload,
         return np.asarray(plan.fits, dtype=bool).reshape(-1), lay
 
     if gpus is None:
-        validate_deployment(Deployment(gpus=max(ep or 1, dp_attention or 1) * (pp or 1),
-                                       tp=max(ep or 1, dp_attention or 1), pp=pp or 1, ep=ep or 1,
+        probe = tp or dp_attention or 1
+        validate_deployment(Deployment(gpus=max(probe, ep or 1) * (pp or 1), tp=probe, pp=pp or 1, ep=ep or 1,
                                        dp_attention=dp_attention or 1), model)
         # no GPU count: the smallest single instance that holds the weights and a full sequence
         for tp in _POW2:
@@ -122,7 +122,7 @@ def choose_layout(model: ModelSpec, pf: Platform, prec: Precision, wl: Workload,
     if gpus < 1:
         raise InvalidInput(f"--gpus must be a positive integer, got {gpus!r}", field="gpus")
     # user-given fields are checked as given (one clear error naming the flag)
-    probe = tp or max(ep or 1, dp_attention or 1)
+    probe = tp or dp_attention or 1   # EP beyond TP runs attention data-parallel (vLLM DP + EP)
     validate_deployment(Deployment(gpus=max(probe, ep or 1) * (pp or 1), tp=probe, pp=pp or 1, ep=ep or 1,
                                    dp_attention=dp_attention or 1), model)
     rows = _candidates(model, engine, gpus, pp, ep, dp_attention, tp)

@@ -212,6 +212,7 @@ class OpPlan:
     sm_ratio: float | None = None  # rule B: source/chip SM throughput (None: use peak ratio)
     prior_compute: float = 1.0
     prior_memory: float = 1.0
+    src_variant: str = ""          # rule B from another format's table of the same chip
 
     def time(self, args: tuple[Any, ...], shape: tuple[int, ...] | None = None) -> np.ndarray:
         """Seconds for positional arguments (as in ARGS) broadcastable to ``shape``
@@ -219,6 +220,7 @@ class OpPlan:
         if shape is None:
             shape = np.broadcast_shapes(*(np.shape(a) for a in args))
         flops, nbytes = WORK[self.kind](self.variant, *args)
+        src_work = WORK[self.kind](self.src_variant, *args) if self.src_variant else (flops, nbytes)
         if self.kind in COMM_KINDS:
             roof = nbytes / self.link
         else:
@@ -234,7 +236,7 @@ class OpPlan:
             if self.rule in ("measured", "A"):
                 t = roof * inv_eff
             elif self.rule == "B" and self.kind not in COMM_KINDS:
-                t = self._rule_b(flops, nbytes, inv_eff)
+                t = self._rule_b(src_work[0], src_work[1], flops / self.peak, nbytes / self.bw, inv_eff)
             else:               # rule C (and B for collectives)
                 if self.kind in COMM_KINDS:
                     roof_src = nbytes / self.src_link
@@ -249,14 +251,17 @@ class OpPlan:
         return t if t.shape == shape else np.broadcast_to(t, shape).copy()
 
 
-    def _rule_b(self, flops: np.ndarray, nbytes: np.ndarray, inv_eff: np.ndarray) -> np.ndarray:
+    def _rule_b(self, flops: np.ndarray, nbytes: np.ndarray, tc_t: np.ndarray, tm_t: np.ndarray,
+                inv_eff: np.ndarray) -> np.ndarray:
         """Rule B: above the latency floor, the part of the source time its roofline explains
-        scales with the target's roofline (tensor time with the peak ratio, memory time with
-        the bandwidth ratio -- a max of the two, continuous and monotone in the shape), and
-        the excess beyond the roofline (non-tensor SM work, pipeline bubbles) scales with the
-        SM-throughput ratio (SM count x clock) and the bandwidth ratio in proportion to the
-        shape's compute and memory terms.  A chip with throttled tensor cores (H20) keeps its
-        SMs: only its tensor-bound time grows."""
+        scales with the target's roofline (``tc_t`` tensor time at the target's peak, ``tm_t``
+        memory time at its bandwidth -- a max of the two, continuous and monotone in the
+        shape), and the excess beyond the roofline (non-tensor SM work, pipeline bubbles)
+        scales with the SM-throughput ratio (SM count x clock) and the memory-time ratio in
+        proportion to the shape's compute and memory terms.  A chip with throttled tensor
+        cores (H20) keeps its SMs: only its tensor-bound time grows.  ``flops`` / ``nbytes``
+        are the op's work in the source table's format (another format of the same chip
+        when ``src_variant`` is set)."""
         tc = flops / self.src_peak
         tm = nbytes / self.src_bw
         roof_src = np.maximum(tc, tm)
@@ -265,10 +270,10 @@ class OpPlan:
         work = t_src - floor
         core = np.minimum(work, roof_src)
         excess = work - core
-        r_peak, r_bw = self.src_peak / self.peak, self.src_bw / self.bw
-        r_sm = self.sm_ratio if self.sm_ratio is not None else r_peak
-        r_core = np.maximum(tc * r_peak, tm * r_bw) / np.maximum(roof_src, 1e-300)
-        r_excess = (tm * r_bw + tc * r_sm) / np.maximum(tm + tc, 1e-300)
+        r_sm = self.sm_ratio if self.sm_ratio is not None else self.src_peak / self.peak
+        r_mem = np.divide(tm_t, tm, out=np.ones_like(tm), where=tm > 0)
+        r_core = np.maximum(tc_t, tm_t) / np.maximum(roof_src, 1e-300)
+        r_excess = (tm * r_mem + tc * r_sm) / np.maximum(tm + tc, 1e-300)
         return floor + core * r_core + excess * r_excess
 
 
@@ -416,6 +421,19 @@ def transfer_plan(tables: KernelTables, chip: ChipPhysics, surf: Surface, rule: 
                   sm_ratio=sm_ratio(src, chip))
 
 
+def variant_plan(tables: KernelTables, chip: ChipPhysics, surf: Surface, variant: str) -> OpPlan:
+    """Time ``variant`` on the chip its surface (of another format) was measured on: rule B
+    with the source's work in the surface's format and the target's in ``variant``'s."""
+    src = physics_of(tables.systems[surf.system])
+    return OpPlan(kind=surf.kind, variant=variant, src_variant=surf.variant, rule="B",
+                  basis=f"transferred:{surf.system}/{surf.variant}",
+                  rel_sigma=_sigma(tables, "transfer", surf.kind, True),
+                  grid=Grid(surf.axes, surf.values), surface=surf,
+                  src_peak=src.peak(compute_key(surf.kind, surf.variant)), src_bw=src.mem_bw,
+                  src_link=src.link_bw, peak=src.peak(compute_key(surf.kind, variant)), bw=src.mem_bw,
+                  link=src.link_bw or chip.link_bw, t0=surf.t0, sm_ratio=1.0)
+
+
 def _prior_plan(tables: KernelTables, chip: ChipPhysics, kind: str, variant: str) -> OpPlan:
     prior = tables.priors.get(kind, {})
     key = compute_key(kind, variant)
@@ -438,6 +456,12 @@ def plan_for(tables: KernelTables, chip: ChipPhysics, backend: str, kind: str,
             surf = own_surface(tables, own, kind, variant, order)
             if surf is not None:
                 return measured_plan(tables, chip, surf)
+        if kind in ("gemm", "moe"):
+            # the chip's own table of another format (H20: measured FP8 GEMMs -> its BF16 GEMMs)
+            # knows its achieved bandwidth and SM behaviour better than another chip's table
+            for (k, name, backend, v), surf in sorted(tables.surfaces.items()):
+                if k == kind and name == own and _usable(chip, kind, v):
+                    return variant_plan(tables, chip, surf, usable[0])
     if chip.nvidia_like or any(s.arch == chip.arch for s in tables.systems.values()):
         chosen = rule or str(tables.transfer.get("rule", {}).get(kind, "B"))
         for variant in usable:
