@@ -450,23 +450,22 @@ def test_busiest_dp_rank_holds_a_whole_prompt() -> None:
 
 
 class RecordingKernels:
-    """A kernel model that records its calls and answers 1 us per call (routing tests)."""
+    """A kernel model that records its calls, one record per element of stacked (batched)
+    arguments, and answers 1 us per op (routing tests)."""
 
     basis: dict = {}
 
     def __init__(self) -> None:
         self.calls: list[tuple] = []
 
-    def gemm(self, m, n, k, dtype):  # batched GEMMs arrive stacked: one record per shape
-        m, n, k = np.broadcast_arrays(np.asarray(m, float), np.asarray(n, float), np.asarray(k, float))
-        for a, b, c in zip(m.reshape(-1), n.reshape(-1), k.reshape(-1)):
-            self.calls.append(("gemm", float(a), float(b), float(c), dtype))
-        return 1e-6 + 0.0 * m
-
     def __getattr__(self, name: str):  # gemm, moe, attn_*, mla_*, allreduce, alltoall
         def call(*args):
-            self.calls.append((name, *(np.asarray(a).tolist() if not isinstance(a, str) else a for a in args)))
-            return 1e-6 + 0.0 * np.asarray(args[0], dtype=float)
+            nums = [a for a in args if not isinstance(a, str)]
+            arrays = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in nums))
+            strs = [a for a in args if isinstance(a, str)]
+            for row in zip(*(a.reshape(-1) for a in arrays)):
+                self.calls.append((name, *(float(v) for v in row), *strs))
+            return 1e-6 + 0.0 * arrays[0]
         return call
 
 

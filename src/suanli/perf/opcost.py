@@ -192,31 +192,42 @@ def kv_transfer_time(op: Op, pf: Platform) -> Any:
     return comm.p2p_time(op.comm_bytes, bw=bw, latency=lat, eff=pf.runtime.comm_eff)
 
 
-def _batched_gemms(ops: list[Op], pf: Platform) -> list[Any]:
-    """Times of several GEMMs of one dtype in one kernel-model call: their shapes are
-    broadcast to a common shape and stacked (the call's fixed cost dominates small arrays)."""
-    shapes = [np.broadcast_arrays(np.asarray(o.shape["m"], dtype=float), np.asarray(o.shape["n"], dtype=float),
-                                  np.asarray(o.shape["k"], dtype=float)) for o in ops]
-    common = np.broadcast_shapes(*(a[0].shape for a in shapes))
-    m, n, k = (np.stack([np.broadcast_to(a[i], common) for a in shapes]) for i in range(3))
-    t = pf.kernels.gemm(m, n, k, ops[0].dtype)
-    return [t[i] for i in range(len(ops))]
+_STACKED = ("count", "flops", "bytes_read", "bytes_written", "comm_bytes", "group")
+
+
+def _stacked(ops: list[Op]) -> Op:
+    """Several ops of one kind and dtype as one op whose arrays gain a leading axis (every
+    cost function is elementwise in its op's arrays, so one call times them all -- the
+    kernel model's fixed cost per call dominates the small arrays of a step)."""
+    first = ops[0]
+    fields = {f: [np.asarray(getattr(o, f), dtype=float) for o in ops] for f in _STACKED}
+    shape_keys = list(first.shape)
+    shapes = {k: [np.asarray(o.shape[k], dtype=float) for o in ops] for k in shape_keys}
+    common = np.broadcast_shapes(*(a.shape for v in (*fields.values(), *shapes.values()) for a in v))
+
+    def stack(arrays: list[np.ndarray]) -> np.ndarray:
+        return np.stack([np.broadcast_to(a, common) for a in arrays])
+    return Op(name=first.name, kind=first.kind, dtype=first.dtype, **{f: stack(v) for f, v in fields.items()},
+              shape={k: stack(v) for k, v in shapes.items()})
 
 
 def op_times(table: OpTable, pf: Platform) -> dict[str, Any]:
-    """Seconds each op takes in one step (``count`` x per-occurrence time).  GEMMs of one
-    dtype go to the kernel model in one batched call (same result, less overhead)."""
-    times: dict[str, Any] = {}
-    groups: dict[str, list[Op]] = {}
+    """Seconds each op takes in one step (``count`` x per-occurrence time).  Ops of one kind
+    and dtype (with the same shape arguments) are timed in one call (same result, less
+    overhead)."""
+    groups: dict[tuple[str, str, tuple[str, ...]], list[Op]] = {}
     for op in table:
-        if op.kind == "gemm" and not pf.speed_of_light:
-            groups.setdefault(op.dtype, []).append(op)
-        else:
-            times[op.name] = COSTS[op.kind](op, pf)
-    for ops in groups.values():
-        for op, t in zip(ops, _batched_gemms(ops, pf) if len(ops) > 1 else [gemm_time(ops[0], pf)]):
-            times[op.name] = t
-    return {op.name: np.asarray(op.count, dtype=float) * times[op.name] for op in table}
+        groups.setdefault((op.kind, op.dtype, tuple(op.shape)), []).append(op)
+    out: dict[str, Any] = {}
+    for (kind, _, _), ops in groups.items():
+        if len(ops) == 1:
+            out[ops[0].name] = np.asarray(ops[0].count, dtype=float) * COSTS[kind](ops[0], pf)
+            continue
+        big = _stacked(ops)
+        t = big.count * COSTS[kind](big, pf)
+        for i, op in enumerate(ops):
+            out[op.name] = t[i]
+    return {op.name: out[op.name] for op in table}
 
 
 __all__ = ["COSTS", "Platform", "STREAM_EFF", "cost", "op_times"]
