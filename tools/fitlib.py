@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from suanli.app.calibration import (ENGINE_PARAMS, PRIOR_GLOBALS, PRIORS, calibration_from_params,  # noqa: E402
+from suanli.app.calibration import (ENGINE_PARAMS, PRIOR_GLOBALS, PRIORS, calibration_from_params, runtime_key,  # noqa: E402
                                     prior_calibration)
 from suanli.app.predict import resolve  # noqa: E402
 from suanli.app.validate import METRIC_ATTR, case_inputs, metric_family, predict_case, read_cases  # noqa: E402
@@ -97,6 +97,7 @@ class Problem:
                 model, acc, kwargs = case_inputs(row, catalog=self.catalog, systems=self.systems, calibration=prior)
                 r = resolve(model, acc, **kwargs)   # layout chosen under the priors when blank
                 c.resolved = r
+                c.engine = runtime_key(c.engine, acc.vendor)   # vllm on Ascend -> vllm-ascend
             except (SuanliError, ValueError, KeyError) as exc:
                 c.reason = str(exc)
             self.cases.append(c)

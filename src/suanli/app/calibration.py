@@ -36,9 +36,25 @@ PRIORS: dict[str, dict[str, float]] = {
     "sglang": {"step_s": 0.5e-3, "seq_s": 10e-6, "layer_s": 20e-6, "request_s": 20e-3},
     "trtllm": {"step_s": 0.5e-3, "seq_s": 5e-6, "layer_s": 15e-6, "request_s": 20e-3},
     "mindie": {"step_s": 2.0e-3, "seq_s": 20e-6, "layer_s": 40e-6, "request_s": 30e-3},
+    # vLLM-Ascend / SGLang on Ascend: the same engines' Python front end over CANN graph
+    # launches (torchair / ACL graph), assumed ~2x the CUDA costs per step and per layer
+    # (assumption, stated; vLLM-Ascend docs are reserved and not read).
+    "vllm-ascend": {"step_s": 2.0e-3, "seq_s": 20e-6, "layer_s": 40e-6, "request_s": 30e-3},
+    "sglang-ascend": {"step_s": 1.0e-3, "seq_s": 20e-6, "layer_s": 40e-6, "request_s": 20e-3},
     "other": {"step_s": 1.0e-3, "seq_s": 15e-6, "layer_s": 20e-6, "request_s": 30e-3},
 }
 PRIOR_GLOBALS = {"comm_eff": 0.7}
+# Engines whose runtime differs by platform: the same engine name on a Huawei Ascend NPU
+# runs another backend (vLLM-Ascend, SGLang's NPU backend) and gets its own runtime costs.
+PLATFORM_RUNTIMES = {("huawei", "vllm"): "vllm-ascend", ("huawei", "sglang"): "sglang-ascend"}
+
+
+def runtime_key(engine: str, vendor: str) -> str:
+    """The runtime whose costs apply to ``engine`` on a chip of ``vendor``
+    (``vllm`` on Ascend is ``vllm-ascend``; everything else is the engine itself)."""
+    return PLATFORM_RUNTIMES.get((vendor.strip().lower(), engine), engine)
+
+
 PRIOR_SIGMA = 0.35          # log-sd before any out-of-sample estimate exists
 ENGINE_PARAMS = ("step_s", "seq_s", "layer_s", "request_s")
 
@@ -54,7 +70,8 @@ class Calibration:
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def limits_for(self, engine: str, memory_gb: float, acc_id: str = "") -> EngineLimits:
-        raw = self.engine_limits.get(engine) or self.engine_limits["other"]
+        raw = (self.engine_limits.get(engine) or self.engine_limits.get(engine.split("-")[0])
+               or self.engine_limits["other"])
         seqs, tokens = raw["max_seqs"], raw["max_batched_tokens"]
         large = raw.get("large_gpu")
         if large and memory_gb >= large["min_memory_gb"] and "a100" not in acc_id:
@@ -159,5 +176,5 @@ def prior_calibration() -> Calibration:
                                     "meta": {"script": "priors"}})
 
 
-__all__ = ["Calibration", "ENGINE_PARAMS", "PRIORS", "calibration_from_params", "load_calibration",
-           "prior_calibration"]
+__all__ = ["Calibration", "ENGINE_PARAMS", "PLATFORM_RUNTIMES", "PRIORS", "calibration_from_params",
+           "load_calibration", "prior_calibration", "runtime_key"]

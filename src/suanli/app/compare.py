@@ -227,7 +227,8 @@ def best_under_targets(res: dict[str, Any], *, ttft_ms: float | None, tpot_ms: f
         reasons.append(f"TTFT floor {ttft[j]:.0f} ms > {ttft_ms:g} ms target")
     if not reasons:
         reasons.append("no configuration meets TTFT and TPOT targets together")
-    worst = np.maximum(ttft / (ttft_ms or np.inf), tpot / (tpot_ms or np.inf))
+    with np.errstate(over="ignore", invalid="ignore"):     # saturated layouts have infinite TTFT
+        worst = np.nan_to_num(np.maximum(ttft / (ttft_ms or np.inf), tpot / (tpot_ms or np.inf)), nan=np.inf)
     j = int(np.argmin(worst))
     closest = _row(cols, j)
     closest.update(description=_describe(closest), ttft_ms=float(ttft[j]), tpot_ms=float(tpot[j]))

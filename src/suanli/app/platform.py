@@ -5,7 +5,7 @@ catalogs, the kernel tables and the calibration file."""
 from __future__ import annotations
 
 from functools import lru_cache
-from suanli.app.calibration import Calibration, load_calibration
+from suanli.app.calibration import Calibration, load_calibration, runtime_key
 from suanli.perf.kernels import ChipPhysics, KernelModel, kernel_model
 from suanli.perf.hardware import HwParams, hw_params
 from suanli.perf.opcost import Platform
@@ -30,7 +30,7 @@ def platform_for(acc: Accelerator, engine: str, system: System, *, mode: str = "
     cal = calibration or load_calibration()
     node = system.gpus if system.gpus and system.gpus >= 1 else None
     hw, warnings = _hw(acc, system.scaleout_bw, node)
-    runtime = cal.runtime_for(engine, memory_gb=acc.memory_gb or 0.0, acc_id=acc.id, mode=mode)
+    runtime = cal.runtime_for(runtime_key(engine, acc.vendor), memory_gb=acc.memory_gb or 0.0, acc_id=acc.id, mode=mode)
     return Platform(hw=hw, kernels=kernel_model_for(acc, engine), runtime=runtime), list(warnings)
 
 

@@ -195,7 +195,8 @@ class Instance:
         live = idx <= cells[..., None]
         t_n = np.exp(_interp_last(np.log(n), np.log(geo), np.log(t_geo)))
         rate = n / (t_n * self.osl)                                  # completions per second
-        log_step = np.where(live, np.log(lam[..., None] / rate) * width[..., None], 0.0)
+        with np.errstate(divide="ignore"):                         # lam = 0: an empty server
+            log_step = np.where(live, np.log(lam[..., None] / rate) * width[..., None], 0.0)
         log_pi = np.cumsum(log_step, axis=-1)
         shift = np.maximum(np.max(np.where(live, log_pi, -np.inf), axis=-1), 0.0)[..., None]
         pi = np.where(live, np.exp(log_pi - shift), 0.0) * width[..., None]
