@@ -27,8 +27,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from suanli.errors import ConfigError, UnknownModel
+from suanli.errors import ConfigError, UnknownModel, UnsupportedArchitecture
 from suanli.files import parse_json
+from suanli.specs.model_files import (MODELS_PATH_ENV, find_local_config, hf_cache_dirs, model_id_from_path,
+                                      models_path_dirs, snapshot_config)
 
 
 
@@ -77,6 +79,29 @@ class ModelSpec:
     native_weight_dtype: str = "bf16"  # as published (quantization_config / torch_dtype)
     max_position_embeddings: int = 0
     extra_layers_ignored: int = 0      # e.g. DeepSeek MTP layers, not served by default
+    # local attention kind of the ``num_sliding_layers`` layers: "sliding" (a window of the
+    # last tokens, gpt-oss) or "chunked" (Llama 4: attention inside fixed chunks of
+    # ``sliding_window`` tokens; a chunk's KV is all a layer keeps)
+    local_attention: str = "sliding"
+    qk_norm_params: int | None = None  # per layer when not 2 x head_dim (MiniMax-M2: per-layer q/k norms)
+    attn_output_gate: bool = False     # Qwen3-Next: q_proj also yields a sigmoid gate on the output
+    shared_expert_gate: bool = False   # Qwen2-MoE / Qwen3-Next: Linear(h, 1) gate on the shared expert
+    # linear-attention layers (Qwen3-Next Gated DeltaNet): a constant recurrent state per
+    # sequence instead of a growing KV cache
+    num_linear_layers: int = 0
+    linear_attention: str = ""         # "gated_deltanet"
+    linear_k_heads: int = 0
+    linear_v_heads: int = 0
+    linear_k_dim: int = 0
+    linear_v_dim: int = 0
+    linear_conv_kernel: int = 0
+    # DeepSeek sparse attention (DSA, DeepSeek-V3.2): a lightning indexer scores every cached
+    # token, MLA then attends to the ``index_topk`` best
+    index_heads: int = 0
+    index_head_dim: int = 0
+    index_topk: int = 0
+    # per-layer plan as parsed (attention kind, MLP kind), e.g. ("linear", "moe")
+    layer_plan_raw: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     # ---- derived structure -------------------------------------------------
@@ -90,7 +115,47 @@ class ModelSpec:
 
     @property
     def num_full_attention_layers(self) -> int:
-        return self.num_layers - self.num_sliding_layers
+        """Layers whose KV cache grows with the whole context."""
+        return self.num_layers - self.num_sliding_layers - self.num_linear_layers
+
+    @property
+    def attention_label(self) -> str:
+        """Short description of the attention layers ("gqa", "mla+dsa", "gqa+chunked", ...)."""
+        label = self.attention + ("+dsa" if self.index_topk else "")
+        if self.num_sliding_layers:
+            label += f"+{self.local_attention}"
+        if self.num_linear_layers:
+            label += f"+{self.linear_attention or 'linear'}"
+        return label
+
+    @property
+    def linear_state_elements(self) -> int:
+        """Recurrent state of one sequence in one linear-attention layer (whole model, before
+        TP): ``v_heads x k_dim x v_dim`` for the delta-rule state plus the short convolution's
+        last ``kernel - 1`` inputs of q, k and v (Gated DeltaNet, arXiv:2412.06464)."""
+        if not self.num_linear_layers:
+            return 0
+        conv_dim = 2 * self.linear_k_heads * self.linear_k_dim + self.linear_v_heads * self.linear_v_dim
+        return (self.linear_v_heads * self.linear_k_dim * self.linear_v_dim
+                + conv_dim * max(0, self.linear_conv_kernel - 1))
+
+    def layer_plan(self) -> list[dict[str, Any]]:
+        """Runs of identical layers: ``[{"first": 0, "last": 2, "attention": "full",
+        "mlp": "dense"}, ...]`` (layer indices inclusive, from 0)."""
+        plan = self.layer_plan_raw or self._default_plan()
+        runs: list[dict[str, Any]] = []
+        for i, (attn, mlp) in enumerate(plan):
+            if runs and runs[-1]["attention"] == attn and runs[-1]["mlp"] == mlp and runs[-1]["last"] == i - 1:
+                runs[-1]["last"] = i
+            else:
+                runs.append({"first": i, "last": i, "attention": attn, "mlp": mlp})
+        return runs
+
+    def _default_plan(self) -> tuple[tuple[str, str], ...]:
+        dense = self.num_dense_layers if self.is_moe else self.num_layers
+        local = self.num_sliding_layers
+        return tuple(("full" if i < self.num_layers - local else self.local_attention,
+                      "dense" if i < dense else "moe") for i in range(self.num_layers))
 
     @property
     def q_head_dim(self) -> int:
@@ -121,7 +186,7 @@ class ModelSpec:
             kv_b = self.kv_lora_rank * nh * (self.qk_nope_head_dim + self.v_head_dim)
             o = nh * self.v_head_dim * h
             return q + kv_a + kv_b + o
-        q = h * self.num_heads * self.head_dim
+        q = h * self.num_heads * self.head_dim * (2 if self.attn_output_gate else 1)
         kv = 2 * h * self.num_kv_heads * self.head_dim
         o = self.num_heads * self.head_dim * h
         bias = 0
@@ -129,9 +194,44 @@ class ModelSpec:
             bias += (self.num_heads + 2 * self.num_kv_heads) * self.head_dim
         if self.o_bias:
             bias += h
-        norm = 2 * self.head_dim if self.qk_norm else 0
+        norm = 0
+        if self.qk_norm:
+            norm = 2 * self.head_dim if self.qk_norm_params is None else self.qk_norm_params
         sinks = self.num_heads if self.attention_sinks else 0
         return q + kv + o + bias + norm + sinks
+
+    @property
+    def indexer_params_per_layer(self) -> int:
+        """DSA lightning indexer (DeepSeek-V3.2 ``Indexer``): ``wq_b`` from the query latent,
+        ``wk`` and ``weights_proj`` from the hidden state, and a LayerNorm (weight + bias) on
+        the index key."""
+        if not self.index_topk:
+            return 0
+        hi, di = self.index_heads, self.index_head_dim
+        q_in = self.q_lora_rank or self.hidden_size
+        return q_in * hi * di + self.hidden_size * di + 2 * di + self.hidden_size * hi
+
+    @property
+    def linear_attn_params_per_layer(self) -> int:
+        """Gated DeltaNet layer (transformers ``Qwen3NextGatedDeltaNet``): in_proj_qkvz
+        (q, k, v and the output gate z), in_proj_ba (beta and alpha per value head), a
+        depthwise causal conv over q, k, v (no bias), dt_bias and A_log per value head, a
+        gated RMSNorm over one value head, and out_proj."""
+        if not self.num_linear_layers:
+            return 0
+        h = self.hidden_size
+        kd = self.linear_k_heads * self.linear_k_dim
+        vd = self.linear_v_heads * self.linear_v_dim
+        in_proj = h * (2 * kd + 2 * vd) + h * 2 * self.linear_v_heads
+        conv = (2 * kd + vd) * self.linear_conv_kernel
+        return in_proj + conv + 2 * self.linear_v_heads + self.linear_v_dim + vd * h
+
+    @property
+    def attn_params_all_layers(self) -> int:
+        """Attention (or linear-attention) parameters of every layer together."""
+        softmax_layers = self.num_layers - self.num_linear_layers
+        return (softmax_layers * (self.attn_params_per_layer + self.indexer_params_per_layer)
+                + self.num_linear_layers * self.linear_attn_params_per_layer)
 
     @property
     def attn_replicated_params_per_layer(self) -> int:
@@ -159,7 +259,8 @@ class ModelSpec:
 
     @property
     def shared_expert_params(self) -> int:
-        return 3 * self.hidden_size * self.shared_expert_intermediate_size
+        gate = self.hidden_size if self.shared_expert_gate and self.shared_expert_intermediate_size else 0
+        return 3 * self.hidden_size * self.shared_expert_intermediate_size + gate
 
     @property
     def router_params(self) -> int:
@@ -191,7 +292,7 @@ class ModelSpec:
     def params_total(self) -> int:
         mlp = self.num_dense_layers * self.dense_mlp_params if self.is_moe else self.num_layers * self.dense_mlp_params
         moe = self.num_moe_layers * self.moe_layer_params_total
-        return (self.num_layers * self.attn_params_per_layer + mlp + moe + self.embedding_params
+        return (self.attn_params_all_layers + mlp + moe + self.embedding_params
                 + self.lm_head_params + self.norm_params)
 
     @property
@@ -201,7 +302,7 @@ class ModelSpec:
         the gpt-oss model card (116.8 B total / 5.1 B active)."""
         mlp = self.num_dense_layers * self.dense_mlp_params if self.is_moe else self.num_layers * self.dense_mlp_params
         moe = self.num_moe_layers * self.moe_layer_params_active
-        return (self.num_layers * self.attn_params_per_layer + mlp + moe
+        return (self.attn_params_all_layers + mlp + moe
                 + self.lm_head_params + self.norm_params)
 
     @property
@@ -212,6 +313,7 @@ class ModelSpec:
     def summary(self) -> dict[str, Any]:
         return {
             "id": self.id, "model_type": self.model_type, "attention": self.attention,
+            "attention_type": self.attention_label,
             "layers": self.num_layers, "hidden_size": self.hidden_size,
             "heads": self.num_heads, "kv_heads": self.num_kv_heads, "head_dim": self.head_dim,
             "experts": self.num_experts, "experts_per_token": self.experts_per_token,
@@ -257,16 +359,66 @@ def _native_dtype(cfg: Mapping[str, Any], where: str) -> str:
     return {"float16": "fp16", "float32": "fp32"}.get(dt, "bf16")
 
 
+# Config fields of architectures the engine does not model: field -> what it means.  A
+# config carrying one is refused (UnsupportedArchitecture) rather than read as a dense model.
+_UNMODELLED_FIELDS = {
+    "hybrid_override_pattern": "hybrid Mamba/attention layers (Nemotron-H)",
+    "ssm_state_size": "state-space (Mamba) layers",
+    "mamba_d_state": "state-space (Mamba) layers",
+    "linear_attn_config": "linear-attention layers (Kimi Linear)",
+    "sliding_window_pattern": "interleaved local/global attention (Gemma 3)",
+    "cross_attention_layers": "cross-attention layers (Llama 3.2 Vision)",
+    "block_configs": "per-layer heterogeneous blocks (Nemotron NAS)",
+    "compress_ratios": "compressed sparse attention (DeepSeek-V4)",
+}
+# model types modelled beyond the generic dense/MoE GQA reading
+_LINEAR_TYPES = {"qwen3_next"}
+_LAYER_TYPES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "chunked",
+                "linear_attention": "linear"}
+
+
+def _unsupported(where: str, mtype: str, key: str, what: str) -> UnsupportedArchitecture:
+    return UnsupportedArchitecture(
+        f"{where}: model_type {mtype or '(none)'!r} uses {what} (config field {key!r}), which suanli does not "
+        f"model yet; refusing rather than approximating it as a dense transformer", field=key)
+
+
+def _check_supported(cfg: Mapping[str, Any], mtype: str, where: str) -> None:
+    for key, what in _UNMODELLED_FIELDS.items():
+        if cfg.get(key) not in (None, [], {}, 0, False):
+            raise _unsupported(where, mtype, key, what)
+    if cfg.get("is_encoder_decoder"):
+        raise _unsupported(where, mtype, "is_encoder_decoder", "an encoder-decoder stack")
+    attn_types = cfg.get("attn_type_list")  # MiniMax: 0 = lightning (linear) attention, 1 = softmax
+    if isinstance(attn_types, list) and any(int(t) != 1 for t in attn_types):
+        raise _unsupported(where, mtype, "attn_type_list", "lightning linear-attention layers (MiniMax-01)")
+    if mtype not in _LINEAR_TYPES:
+        for key in ("full_attention_interval", "linear_num_value_heads"):
+            if cfg.get(key):
+                raise _unsupported(where, mtype, key, "linear-attention layers of an unknown kind")
+    layer_types = cfg.get("layer_types")
+    if isinstance(layer_types, list):
+        bad = sorted({str(t) for t in layer_types} - set(_LAYER_TYPES))
+        if bad:
+            raise _unsupported(where, mtype, "layer_types", f"layers of type {', '.join(bad)}")
+        if "linear_attention" in layer_types and mtype not in _LINEAR_TYPES:
+            raise _unsupported(where, mtype, "layer_types", "linear-attention layers of an unknown kind")
+
+
 def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> ModelSpec:
     """Build a :class:`ModelSpec` from a parsed ``config.json`` mapping."""
     where = model_id
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{where}: config.json must be a JSON object")
+    outer = cfg
     if "text_config" in cfg and "hidden_size" not in cfg:  # multimodal wrappers
         cfg = cfg["text_config"]
         if not isinstance(cfg, Mapping):
             raise ConfigError(f"{where}: field 'text_config' must be an object", field="text_config")
-    mtype = str(cfg.get("model_type", "")).lower()
+        if "torch_dtype" not in cfg and "dtype" not in cfg and "quantization_config" not in cfg:
+            cfg = {**cfg, **{k: outer[k] for k in ("torch_dtype", "dtype", "quantization_config") if k in outer}}
+    mtype = str(cfg.get("model_type", "") or outer.get("model_type", "")).lower()
+    _check_supported(cfg, mtype, where)
     h = _int(cfg, "hidden_size", where, "n_embd", "d_model")
     layers = _int(cfg, "num_hidden_layers", where, "n_layer", "num_layers")
     heads = _int(cfg, "num_attention_heads", where, "n_head")
@@ -292,8 +444,9 @@ def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> Model
         max_position_embeddings=int(max_pos),
     )
     notes: list[str] = []
+    attn_plan = ["full"] * layers
 
-    if "kv_lora_rank" in cfg and cfg.get("kv_lora_rank"):  # MLA (DeepSeek-V2/V3/R1, Kimi-K2)
+    if "kv_lora_rank" in cfg and cfg.get("kv_lora_rank"):  # MLA (DeepSeek-V2/V3/R1/V3.2, Kimi-K2)
         common.update(
             attention="mla", num_kv_heads=heads,
             q_lora_rank=cfg.get("q_lora_rank") or None,
@@ -303,35 +456,75 @@ def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> Model
             v_head_dim=_int(cfg, "v_head_dim", where),
             head_dim=_int(cfg, "v_head_dim", where),
         )
-        mtp = int(cfg.get("num_nextn_predict_layers") or 0)
-        if mtp:
-            common["extra_layers_ignored"] = mtp
-            notes.append(f"{mtp} multi-token-prediction layer(s) not counted (not served unless speculative decoding)")
+        if cfg.get("index_topk"):  # DeepSeek-V3.2 sparse attention
+            common.update(index_topk=_int(cfg, "index_topk", where), index_heads=_int(cfg, "index_n_heads", where),
+                          index_head_dim=_int(cfg, "index_head_dim", where))
+            notes.append(f"DeepSeek sparse attention: MLA attends to the top {common['index_topk']} tokens the "
+                         "lightning indexer selects; the indexer itself scans the whole context (FP8 keys)")
+    elif cfg.get("index_topk"):
+        raise _unsupported(where, mtype, "index_topk", "sparse attention without MLA")
     else:
         bias = cfg.get("attention_bias")
         if bias is None:
             bias = mtype == "qwen2"  # Qwen2/2.5 have q/k/v biases without a config flag
         common["attention_bias"] = bool(bias)
         common["o_bias"] = bool(bias) and mtype == "gpt_oss"
-        common["qk_norm"] = mtype.startswith("qwen3")
+        # Qwen3 per-head q/k RMSNorm; GLM-4.5 / MiniMax-M2 say so with use_qk_norm.  Llama 4's
+        # use_qk_norm is a weightless L2 norm (no parameters).
+        common["qk_norm"] = mtype.startswith("qwen3") or (bool(cfg.get("use_qk_norm")) and mtype != "llama4_text")
+        if common["qk_norm"] and cfg.get("qk_norm_type") == "per_layer":  # MiniMax-M2: norms over all heads
+            common["qk_norm_params"] = (heads + kv_heads) * head_dim
         common["attention_sinks"] = mtype == "gpt_oss"
+        common["attn_output_gate"] = mtype == "qwen3_next"
+    mtp = int(cfg.get("num_nextn_predict_layers") or cfg.get("num_mtp_modules") or 0)
+    if mtp:
+        common["extra_layers_ignored"] = mtp
+        notes.append(f"{mtp} multi-token-prediction layer(s) not counted (not served unless speculative decoding)")
 
-    # sliding-window layers: explicit layer_types (gpt-oss, newer Qwen) or use_sliding_window
+    # local attention: explicit layer_types (gpt-oss, newer Qwen), use_sliding_window, or
+    # Llama 4's chunked attention on the RoPE layers
     layer_types = cfg.get("layer_types")
     window = cfg.get("sliding_window")
-    if isinstance(layer_types, list) and window:
-        n_sliding = sum(1 for t in layer_types if "sliding" in str(t))
+    if isinstance(layer_types, list):
         if len(layer_types) != layers:
             raise ConfigError(f"{where}: layer_types has {len(layer_types)} entries for {layers} layers",
                               field="layer_types")
-        if n_sliding:
-            common.update(sliding_window=int(window), num_sliding_layers=n_sliding)
+        attn_plan = [_LAYER_TYPES[str(t)] for t in layer_types]
+        if "sliding" in attn_plan and not window:  # as before: no window, no sliding layers
+            attn_plan = ["full" if a == "sliding" else a for a in attn_plan]
     elif window and cfg.get("use_sliding_window"):
         max_window_layers = int(cfg.get("max_window_layers") or 0)
-        n_sliding = max(0, layers - max_window_layers)
-        if n_sliding:
-            common.update(sliding_window=int(window), num_sliding_layers=n_sliding)
+        attn_plan = ["sliding" if i >= max_window_layers else "full" for i in range(layers)]
+    if mtype == "llama4_text" and cfg.get("attention_chunk_size") and not isinstance(layer_types, list):
+        rope = cfg.get("no_rope_layers") or [int((i + 1) % int(cfg.get("no_rope_layer_interval") or 4) != 0)
+                                            for i in range(layers)]
+        if len(rope) != layers:
+            raise ConfigError(f"{where}: no_rope_layers has {len(rope)} entries for {layers} layers",
+                              field="no_rope_layers")
+        attn_plan = ["chunked" if r else "full" for r in rope]
+    elif cfg.get("attention_chunk_size") and "chunked" not in attn_plan:
+        raise _unsupported(where, mtype, "attention_chunk_size", "chunked local attention outside Llama 4")
+    if mtype in _LINEAR_TYPES and not isinstance(layer_types, list):
+        interval = _int(cfg, "full_attention_interval", where)
+        attn_plan = ["full" if (i + 1) % max(interval, 1) == 0 else "linear" for i in range(layers)]
+    kinds = set(attn_plan) - {"full"}
+    if len(kinds - {"linear"}) > 1:
+        raise _unsupported(where, mtype, "layer_types", "both sliding-window and chunked attention layers")
+    local = next((k for k in ("sliding", "chunked") if k in kinds), None)
+    if local:
+        span = window if local == "sliding" else cfg.get("attention_chunk_size")
+        common.update(sliding_window=int(span), num_sliding_layers=attn_plan.count(local), local_attention=local)
+    if "linear" in kinds:
+        if mtype not in _LINEAR_TYPES:
+            raise _unsupported(where, mtype, "layer_types", "linear-attention layers of an unknown kind")
+        common.update(num_linear_layers=attn_plan.count("linear"), linear_attention="gated_deltanet",
+                      linear_k_heads=_int(cfg, "linear_num_key_heads", where),
+                      linear_v_heads=_int(cfg, "linear_num_value_heads", where),
+                      linear_k_dim=_int(cfg, "linear_key_head_dim", where),
+                      linear_v_dim=_int(cfg, "linear_value_head_dim", where),
+                      linear_conv_kernel=_int(cfg, "linear_conv_kernel_dim", where))
 
+    mlp_plan = ["dense"] * layers
     n_experts = int(cfg.get("n_routed_experts") or cfg.get("num_experts") or cfg.get("num_local_experts") or 0)
     if n_experts:
         topk = _int(cfg, "num_experts_per_tok", where, "experts_per_token", "moe_topk")
@@ -341,6 +534,10 @@ def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> Model
         moe_inter = _int(cfg, "moe_intermediate_size", where, "intermediate_size")
         n_shared = int(cfg.get("n_shared_experts") or 0)
         shared_inter = int(cfg.get("shared_expert_intermediate_size") or 0)
+        dense_inter = int(cfg.get("intermediate_size") or 0)
+        if mtype == "llama4_text":  # one shared expert as wide as a routed one; dense layers use _mlp
+            n_shared, shared_inter = 1, moe_inter
+            dense_inter = int(cfg.get("intermediate_size_mlp") or 0)
         if n_shared and not shared_inter:
             shared_inter = n_shared * moe_inter
         if shared_inter and not n_shared:
@@ -350,13 +547,18 @@ def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> Model
         if step != 1:
             raise ConfigError(f"{where}: MoE every {step} layers (decoder_sparse_step/moe_layer_freq) is not supported",
                               field="decoder_sparse_step")
-        mlp_only = cfg.get("mlp_only_layers") or []
+        mlp_only = {int(i) for i in (cfg.get("mlp_only_layers") or [])}
+        mlp_plan = ["dense" if i < first_dense or i in mlp_only else "moe" for i in range(layers)]
+        interleave = int(cfg.get("interleave_moe_layer_step") or 1)
+        if interleave > 1:  # Llama 4 Maverick: MoE on every interleave-th layer (transformers Llama4TextConfig)
+            mlp_plan = ["moe" if (i + 1) % interleave == 0 else "dense" for i in range(layers)]
         common.update(
             num_experts=n_experts, experts_per_token=topk, moe_intermediate_size=moe_inter,
             num_shared_experts=n_shared, shared_expert_intermediate_size=shared_inter,
-            num_dense_layers=first_dense + len(mlp_only),
-            intermediate_size=int(cfg.get("intermediate_size") or 0),
+            num_dense_layers=mlp_plan.count("dense"),
+            intermediate_size=dense_inter,
             expert_bias=mtype == "gpt_oss", router_bias=mtype == "gpt_oss",
+            shared_expert_gate=mtype in ("qwen2_moe", "qwen3_next") and bool(shared_inter),
         )
         if common["num_dense_layers"] and not common["intermediate_size"]:
             raise ConfigError(f"{where}: dense layers need 'intermediate_size'", field="intermediate_size")
@@ -364,8 +566,18 @@ def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> Model
         common["intermediate_size"] = _int(cfg, "intermediate_size", where, "ffn_dim", "n_inner")
         if common["intermediate_size"] == 0:
             raise ConfigError(f"{where}: field 'intermediate_size' must be > 0", field="intermediate_size")
+    if mtype and mtype not in _KNOWN_TYPES:
+        notes.append(f"model_type {mtype!r} is not one suanli knows; read as a standard "
+                     f"{'MoE' if n_experts else 'dense'} transformer from its standard config fields")
+    common["layer_plan_raw"] = tuple(zip(attn_plan, mlp_plan))
     common["notes"] = tuple(notes)
     return ModelSpec(**common)
+
+
+_KNOWN_TYPES = frozenset({
+    "llama", "mistral", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "qwen3_next", "mixtral", "gpt_oss",
+    "deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "llama4_text", "glm4_moe", "minimax_m2",
+})
 
 
 # ---------------------------------------------------------------------------
@@ -410,34 +622,49 @@ def _load_bundled(model_id: str) -> ModelSpec:
     return parse_config(json.loads(path.read_text(encoding="utf-8")), model_id=model_id, origin="bundled")
 
 
-def load_model(name: str | os.PathLike[str]) -> ModelSpec:
-    """Load a model by bundled id (``Qwen/Qwen3-32B``, ``qwen3-32b``), a
-    ``config.json`` path, or a directory containing one."""
-    text = os.fspath(name)
-    path = Path(text)
-    if path.is_dir():
-        path = path / "config.json"
-    if path.suffix == ".json" or path.is_file():
-        if not path.is_file():
-            raise UnknownModel(f"model config file not found: {text}")
-        try:
-            cfg = parse_json(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{text}: not a readable JSON config ({exc})") from None
-        model_id = path.parent.name.replace("__", "/", 1) if path.name == "config.json" else path.stem
-        try:
-            return parse_config(cfg, model_id=model_id, origin=str(path))
-        except ConfigError as exc:  # name the file, not just the directory
-            raise ConfigError(str(exc).replace(f"{model_id}:", f"{path}:", 1), field=exc.field) from None
-    resolved = _resolve_bundled(text)
-    if resolved is None:
-        import difflib
+def _load_file(path: Path, text: str, *, model_id: str | None = None, origin: str | None = None) -> ModelSpec:
+    if not path.is_file():
+        raise UnknownModel(f"model config file not found: {text}")
+    try:
+        cfg = parse_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{text}: not a readable JSON config ({exc})") from None
+    model_id = model_id or model_id_from_path(path)
+    try:
+        return parse_config(cfg, model_id=model_id, origin=origin or str(path))
+    except ConfigError as exc:  # name the file, not just the directory
+        raise type(exc)(str(exc).replace(f"{model_id}:", f"{path}:", 1), field=exc.field) from None
 
-        ids = bundled_model_ids()
-        close = difflib.get_close_matches(text, ids, n=4, cutoff=0.3)
-        close += [m for m in difflib.get_close_matches(text.split("/")[-1], [i.split("/")[1] for i in ids], n=4, cutoff=0.3)
-                  for m in [next(i for i in ids if i.endswith("/" + m))] if m not in close]
-        hint = ", ".join(dict.fromkeys(close)) or ", ".join(ids[:5])
-        raise UnknownModel(f"unknown model {text!r}; closest bundled ids: {hint} "
-                           f"(or pass a path to a Hugging Face config.json)")
-    return _load_bundled(resolved)
+
+def load_model(name: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> ModelSpec:
+    """Load a model by bundled id (``Qwen/Qwen3-32B``, ``qwen3-32b``), a ``config.json``
+    path, a directory containing one (or an HF-cache ``models--org--name`` folder), or the
+    id of a model in ``SUANLI_MODELS_PATH`` or the local Hugging Face cache (see
+    :mod:`suanli.specs.model_files`; ``env`` replaces ``os.environ`` there).  The spec's
+    ``origin`` says where the config came from."""
+    text = os.fspath(name)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        inner = path / "config.json"
+        if not inner.is_file() and (path / "snapshots").is_dir():
+            inner = snapshot_config(path) or inner
+        path = inner
+    if path.suffix == ".json" or path.is_file():
+        return _load_file(path, text)
+    resolved = _resolve_bundled(text)
+    if resolved is not None:
+        return _load_bundled(resolved)
+    local = find_local_config(text, env)
+    if local is not None:
+        return _load_file(local.path, str(local.path), model_id=local.model_id, origin=local.origin)
+    import difflib
+
+    ids = bundled_model_ids()
+    close = difflib.get_close_matches(text, ids, n=4, cutoff=0.3)
+    close += [m for m in difflib.get_close_matches(text.split("/")[-1], [i.split("/")[1] for i in ids], n=4, cutoff=0.3)
+              for m in [next(i for i in ids if i.endswith("/" + m))] if m not in close]
+    hint = ", ".join(dict.fromkeys(close)) or ", ".join(ids[:5])
+    searched = [str(d) for d in models_path_dirs(env)] + [str(d) for d in hf_cache_dirs(env)]
+    raise UnknownModel(f"unknown model {text!r}: not bundled (closest bundled ids: {hint}) and not found in "
+                       f"${MODELS_PATH_ENV} or the Hugging Face cache (searched {', '.join(searched)}); "
+                       f"pass a path to a Hugging Face config.json or model directory")
