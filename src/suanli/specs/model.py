@@ -139,6 +139,11 @@ class ModelSpec:
         return (self.linear_v_heads * self.linear_k_dim * self.linear_v_dim
                 + conv_dim * max(0, self.linear_conv_kernel - 1))
 
+    @property
+    def family(self) -> str:
+        """Model family by ``model_type`` (the type itself when unknown)."""
+        return _FAMILIES.get(self.model_type, self.model_type)
+
     def layer_plan(self) -> list[dict[str, Any]]:
         """Runs of identical layers: ``[{"first": 0, "last": 2, "attention": "full",
         "mlp": "dense"}, ...]`` (layer indices inclusive, from 0)."""
@@ -574,6 +579,13 @@ def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> Model
     return ModelSpec(**common)
 
 
+_FAMILIES = {
+    "llama": "Llama", "llama4_text": "Llama 4", "mistral": "Mistral", "mixtral": "Mixtral (MoE)",
+    "qwen2": "Qwen2/2.5", "qwen3": "Qwen3", "qwen2_moe": "Qwen2 MoE", "qwen3_moe": "Qwen3 MoE",
+    "qwen3_next": "Qwen3-Next (hybrid linear attention)", "gpt_oss": "gpt-oss", "deepseek_v2": "DeepSeek-V2",
+    "deepseek_v3": "DeepSeek-V3", "deepseek_v32": "DeepSeek-V3.2 (sparse attention)", "kimi_k2": "Kimi K2",
+    "glm4_moe": "GLM-4.5", "minimax_m2": "MiniMax-M2",
+}
 _KNOWN_TYPES = frozenset({
     "llama", "mistral", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "qwen3_next", "mixtral", "gpt_oss",
     "deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "llama4_text", "glm4_moe", "minimax_m2",
@@ -634,6 +646,14 @@ def _load_file(path: Path, text: str, *, model_id: str | None = None, origin: st
         return parse_config(cfg, model_id=model_id, origin=origin or str(path))
     except ConfigError as exc:  # name the file, not just the directory
         raise type(exc)(str(exc).replace(f"{model_id}:", f"{path}:", 1), field=exc.field) from None
+
+
+def load_config_file(path: str | os.PathLike[str], *, model_id: str | None = None,
+                     origin: str | None = None) -> ModelSpec:
+    """Parse one ``config.json`` file (``model_id`` defaults to one derived from the path,
+    ``origin`` to the path)."""
+    p = Path(os.fspath(path))
+    return _load_file(p, str(p), model_id=model_id, origin=origin)
 
 
 def load_model(name: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> ModelSpec:
