@@ -538,7 +538,7 @@ def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> Model
                               field="num_experts_per_tok")
         moe_inter = _int(cfg, "moe_intermediate_size", where, "intermediate_size")
         n_shared = int(cfg.get("n_shared_experts") or 0)
-        shared_inter = int(cfg.get("shared_expert_intermediate_size") or 0)
+        shared_inter = int(cfg.get("shared_expert_intermediate_size") or cfg.get("shared_intermediate_size") or 0)
         dense_inter = int(cfg.get("intermediate_size") or 0)
         if mtype == "llama4_text":  # one shared expert as wide as a routed one; dense layers use _mlp
             n_shared, shared_inter = 1, moe_inter
@@ -584,11 +584,11 @@ _FAMILIES = {
     "qwen2": "Qwen2/2.5", "qwen3": "Qwen3", "qwen2_moe": "Qwen2 MoE", "qwen3_moe": "Qwen3 MoE",
     "qwen3_next": "Qwen3-Next (hybrid linear attention)", "gpt_oss": "gpt-oss", "deepseek_v2": "DeepSeek-V2",
     "deepseek_v3": "DeepSeek-V3", "deepseek_v32": "DeepSeek-V3.2 (sparse attention)", "kimi_k2": "Kimi K2",
-    "glm4_moe": "GLM-4.5", "minimax_m2": "MiniMax-M2",
+    "glm4_moe": "GLM-4.5", "minimax_m2": "MiniMax-M2", "minimax": "MiniMax",
 }
 _KNOWN_TYPES = frozenset({
     "llama", "mistral", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "qwen3_next", "mixtral", "gpt_oss",
-    "deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "llama4_text", "glm4_moe", "minimax_m2",
+    "deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "llama4_text", "glm4_moe", "minimax_m2", "minimax",
 })
 
 
