@@ -300,3 +300,27 @@ def test_new_op_kinds_are_costed_and_flagged_as_priors() -> None:
         assert p.decode_breakdown_ms.get("linear_attn_decode", p.decode_breakdown_ms.get("attn_indexer_decode")) > 0
         assert any("roofline prior" in w for w in p.warnings)
         assert np.isfinite(p.tpot_ms)
+
+
+# --- training accounting ----------------------------------------------------------------------
+
+def test_training_attention_flops_of_chunked_layers_by_hand() -> None:
+    from suanli.perf.training import attention_flops_per_token
+
+    m = load_model("meta-llama/Llama-4-Scout-17B-16E-Instruct")
+    # 2 * 40 heads * (128 + 128) = 20,480 FLOPs per (query, key) pair.  At 16,384 tokens,
+    # causal: full layers average (16,384 + 1) / 2 = 8,192.5 keys; chunked layers two full
+    # chunks of 8,192 * 8,193 / 2 keys over 16,384 queries = 4,096.5
+    assert attention_flops_per_token(m, 16_384, causal=True) == pytest.approx(
+        20_480 * (12 * 8_192.5 + 36 * 4_096.5), rel=1e-12)
+
+
+@pytest.mark.parametrize(("model_id", "field"), [
+    ("Qwen/Qwen3-Next-80B-A3B-Instruct", "linear_num_value_heads"), ("deepseek-ai/DeepSeek-V3.2", "index_topk"),
+])
+def test_training_refuses_what_it_does_not_model(model_id: str, field: str) -> None:
+    from suanli.perf.training import TrainSetup, check_setup
+
+    with pytest.raises(UnsupportedArchitecture) as err:
+        check_setup(load_model(model_id), TrainSetup(gpus=8, seq_len=4096, global_batch=8, tp=8))
+    assert err.value.field == field and "training" in str(err.value)
