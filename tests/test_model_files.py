@@ -199,5 +199,6 @@ def test_web_api_accepts_cached_ids_but_not_paths(isolated: Path) -> None:
     r = client.get("/api/predict", params={**params, "model": "acme/Tiny-7B"})
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "acme/Tiny-7B"
+    assert r.json()["model_source"] == "Hugging Face cache"   # the kind of place, not the server's path
     r = client.get("/api/predict", params={**params, "model": str(cfg.parent)})
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_model"
