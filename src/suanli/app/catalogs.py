@@ -27,7 +27,7 @@ def model_details(spec: ModelSpec) -> dict[str, Any]:
         "params_expert_total_b": round(spec.params_expert_total / 1e9, 3),
         "params_active_note": "active parameters exclude the input embedding (a lookup, not a matmul)",
         "kv_elements_per_token_per_layer": spec.kv_elements_per_token_per_layer,
-        "kv_elements_per_token": spec.kv_elements_per_token_per_layer * spec.num_layers,
+        "kv_elements_per_token": spec.kv_elements_per_token_per_layer * (spec.num_layers - spec.num_linear_layers),
         # one sequence of one token on one accelerator: bytes a token adds to the KV cache
         # (a linear-attention layer's constant state is reported on its own)
         "kv_bytes_per_token_bf16": float(kv_bytes_per_sequence(spec, one, 1) - state_bytes_per_sequence(spec, one)),
