@@ -324,3 +324,12 @@ def test_training_refuses_what_it_does_not_model(model_id: str, field: str) -> N
     with pytest.raises(UnsupportedArchitecture) as err:
         check_setup(load_model(model_id), TrainSetup(gpus=8, seq_len=4096, global_batch=8, tp=8))
     assert err.value.field == field and "training" in str(err.value)
+
+
+@pytest.mark.parametrize("extra", [
+    {"attn_type_list": ["x"] * 4}, {"mlp_only_layers": ["a"], "num_experts": 4, "num_experts_per_tok": 1},
+    {"interleave_moe_layer_step": "two", "num_local_experts": 4, "num_experts_per_tok": 1},
+])
+def test_malformed_new_fields_are_a_config_error(extra: dict) -> None:
+    with pytest.raises(ConfigError):
+        parse_config({**BASE, "model_type": "llama", **extra}, model_id="t/x", origin="test")

@@ -87,7 +87,15 @@ def _check_supported(cfg: Mapping[str, Any], mtype: str, where: str) -> None:
 
 
 def parse_config(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> ModelSpec:
-    """Build a :class:`ModelSpec` from a parsed ``config.json`` mapping."""
+    """Build a :class:`ModelSpec` from a parsed ``config.json`` mapping.  A field of the wrong
+    type anywhere is a :class:`~suanli.errors.ConfigError`, never a traceback."""
+    try:
+        return _parse(cfg, model_id=model_id, origin=origin)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{model_id}: malformed config.json ({type(exc).__name__}: {exc})") from None
+
+
+def _parse(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> ModelSpec:
     where = model_id
     if not isinstance(cfg, Mapping):
         raise ConfigError(f"{where}: config.json must be a JSON object")
