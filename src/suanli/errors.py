@@ -39,6 +39,13 @@ class ConfigError(SuanliError):
     code = "config_error"
 
 
+class UnsupportedArchitecture(ConfigError):
+    """A model config that parses but uses a feature the engine does not model (names the
+    ``model_type`` and the field), instead of a silent dense approximation."""
+
+    code = "unsupported_architecture"
+
+
 class InvalidInput(SuanliError):
     """An argument out of range (negative length, TP not dividing heads, ...)."""
 

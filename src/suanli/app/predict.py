@@ -83,6 +83,7 @@ class Prediction:
     warnings: tuple[str, ...] = ()
     decode_breakdown_ms: dict[str, float] = field(default_factory=dict)
     prefill_breakdown_ms: dict[str, float] = field(default_factory=dict)
+    model_source: str = ""   # where the model config came from ("bundled", a file, the HF cache)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -264,6 +265,11 @@ def predict(model: str | ModelSpec, hardware: str | Accelerator, *, strict_fit: 
     band = (math.exp(-Z90 * sigma), math.exp(Z90 * sigma))
     if r.layout_reason:
         warnings.append(r.layout_reason)
+    prior_ops = [n for n in ("linear_attn", "indexer") if any(op_kind(spec, k) == n and v > 0
+                                                             for k, v in res.decode_breakdown.items())]
+    if prior_ops and not pf.speed_of_light:
+        warnings.append(f"{' and '.join(prior_ops)} ops have no measured kernel table: costed with the roofline "
+                        f"prior (see perf.opcost)")
     return Prediction(
         hardware=acc.id, model=spec.id, engine=dep.engine, gpus=dep.gpus, tp=dep.tp, pp=dep.pp, ep=dep.ep,
         dp_attention=dep.dp_attention, replicas=dep.replicas, weight_dtype=dep.weight_dtype.value,
@@ -280,4 +286,5 @@ def predict(model: str | ModelSpec, hardware: str | Accelerator, *, strict_fit: 
         warnings=tuple(dict.fromkeys(warnings + list(res.warnings))),
         decode_breakdown_ms={k: v * 1e3 for k, v in res.decode_breakdown.items()},
         prefill_breakdown_ms={k: v * 1e3 for k, v in res.prefill_breakdown.items()},
+        model_source=spec.origin,
     )

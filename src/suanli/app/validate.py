@@ -258,6 +258,18 @@ def _summarise(results: Iterable[CaseResult]) -> dict[str, Any]:
             "predicted_share": len(ok) / total if total else 0.0, "overall": stats(ok), **{f"by_{k}": v for k, v in by.items()}}
 
 
+def _model_path_from(row: dict[str, str], base_dir: Path | None) -> dict[str, str]:
+    """A case's ``model`` may be a path to a config.json or model directory; a relative
+    path is taken from the case file's directory (when it exists there)."""
+    model = (row.get("model") or "").strip()
+    if base_dir is None or not model or Path(model).is_absolute():
+        return row
+    candidate = base_dir / model
+    if candidate.is_file() or (candidate.is_dir() and (candidate / "config.json").is_file()):
+        return {**row, "model": str(candidate)}
+    return row
+
+
 def validate(source: str | os.PathLike[str] | io.TextIOBase, *, catalog: HardwareCatalog | None = None,
              systems: SystemCatalog | None = None, calibration: Calibration | None = None,
              progress: Callable[[int, int], None] | None = None) -> ValidationReport:
@@ -265,6 +277,7 @@ def validate(source: str | os.PathLike[str] | io.TextIOBase, *, catalog: Hardwar
     systems = systems or load_systems()
     calibration = calibration or load_calibration()
     rows = read_cases(source)
+    base_dir = Path(source).parent if isinstance(source, (str, os.PathLike)) else None
     results: list[CaseResult] = []
     seen: set[str] = set()
     for i, (line, row) in enumerate(rows):
@@ -280,6 +293,7 @@ def validate(source: str | os.PathLike[str] | io.TextIOBase, *, catalog: Hardwar
                 raise ValueError(f"duplicate case_id {cid!r}")
             seen.add(cid)
             measured = _req_float(row, "value")
+            row = _model_path_from(row, base_dir)
             _, predicted = predict_case(row, catalog=catalog, systems=systems, calibration=calibration)
             if not math.isfinite(predicted) or predicted <= 0:
                 raise ValueError(f"model produced no usable value ({predicted})")

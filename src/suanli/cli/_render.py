@@ -158,6 +158,8 @@ def prediction(console: Console, pred: Prediction) -> None:
     console.print(f"mode: [bold]{pred.mode}[/]; kernel basis: {_escape(basis or pred.basis or DASH)}",
                   highlight=False, soft_wrap=True)
     console.print(f"provenance: {_escape(pred.provenance)}", soft_wrap=True)
+    if pred.model_source:
+        console.print(f"model config: {_escape(_model_source(pred.model_source))}", soft_wrap=True, highlight=False)
     _warnings(console, pred.warnings)
 
 
@@ -340,16 +342,32 @@ def availability(console: Console, events: Iterable[Any], now: Any) -> None:
 # --- models -------------------------------------------------------------------------------
 
 def models_table(console: Console, rows: Iterable[Mapping[str, Any]]) -> None:
-    table = Table(title="Bundled models", title_justify="left")
-    for name, justify in (("id", "left"), ("type", "left"), ("attention", "left"), ("layers", "right"),
+    table = Table(title="Models", title_justify="left")
+    for name, justify in (("id", "left"), ("family", "left"), ("attention", "left"), ("layers", "right"),
                           ("experts", "right"), ("total params B", "right"), ("active params B", "right"),
-                          ("weights", "left")):
+                          ("KV B/token bf16", "right"), ("KV B/token fp8", "right"), ("weights", "left"),
+                          ("source", "left")):
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    errors = []
     for r in rows:
+        if "error" in r:
+            errors.append(f"{r['id']} ({r['config_source']}): {r['error']}")
+            continue
         experts = f"{r['experts_per_token']}/{r['experts']}" if r["experts"] else DASH
-        table.add_row(_escape(r["id"]), r["model_type"], r["attention"], str(r["layers"]), experts,
-                      num(r["params_total_b"], 2), num(r["params_active_b"], 2), r["native_weight_dtype"])
+        source = "bundled" if r["config_source"] == "bundled" else r["config_source"]
+        table.add_row(_escape(r["id"]), _escape(r["family"]), r["attention_type"], str(r["layers"]), experts,
+                      num(r["params_total_b"], 2), num(r["params_active_b"], 2),
+                      f"{r['kv_bytes_per_token_bf16']:,.0f}", f"{r['kv_bytes_per_token_fp8']:,.0f}",
+                      r["native_weight_dtype"], _escape(source))
     console.print(table)
+    console.print("KV B/token: bytes one token adds to the KV cache of the whole model on one accelerator at a short context "
+                  "(sliding/chunked layers stop growing at their window; linear-attention state excluded: see `suanli models show`)", highlight=False)
+    if errors:
+        _warnings(console, errors, title="configs found but not usable")
+
+
+def _model_source(origin: str) -> str:
+    return "bundled with suanli (provenance in suanli/data/models/SOURCES.md)" if origin == "bundled" else origin
 
 
 def _detail_table(title: str, info: Mapping[str, Any], skip: Iterable[str] = ()) -> Table:
@@ -373,7 +391,13 @@ def _detail_table(title: str, info: Mapping[str, Any], skip: Iterable[str] = ())
 
 
 def model_detail(console: Console, info: Mapping[str, Any]) -> None:
-    console.print(_detail_table(str(info["id"]), info, skip=("notes",)))
+    shown = {**info, "config_source": _model_source(str(info.get("config_source", "")))}
+    console.print(_detail_table(str(info["id"]), shown, skip=("notes", "layer_plan", "origin")))
+    plan = Table(title="Layer plan", title_justify="left", show_header=False)
+    plan.add_column("layers")
+    for line in info.get("layer_plan") or []:
+        plan.add_row(_escape(line))
+    console.print(plan)
     _warnings(console, info.get("notes") or [], title="notes")
 
 

@@ -26,7 +26,8 @@ app = typer.Typer(
     help="What an AI accelerator is really worth: calibrated LLM serving predictions and catalogs.",
 )
 hardware_app = typer.Typer(cls=SuanliGroup, no_args_is_help=True, help="Accelerator catalog.")
-models_app = typer.Typer(cls=SuanliGroup, no_args_is_help=True, help="Bundled model configs.")
+models_app = typer.Typer(cls=SuanliGroup, no_args_is_help=True,
+                         help="Model configs: bundled, $SUANLI_MODELS_PATH and the local Hugging Face cache.")
 systems_app = typer.Typer(cls=SuanliGroup, no_args_is_help=True, help="Server / rack system catalog.")
 app.add_typer(hardware_app, name="hardware")
 app.add_typer(models_app, name="models")
@@ -236,11 +237,13 @@ def _model_details(name: str) -> dict[str, Any]:
 
 @models_app.command("list")
 def models_list(as_json: JsonOpt = False) -> None:
-    """List the bundled model configs with total and active parameters."""
+    """List the models suanli can find -- bundled configs, then $SUANLI_MODELS_PATH and the
+    local Hugging Face cache -- with family, total and active parameters, attention type,
+    KV-cache bytes per token (BF16 / FP8) and where each config came from."""
+    from suanli.app.catalogs import model_rows
     from suanli.cli import _render
-    from suanli.specs.model import bundled_model_ids, load_model
 
-    rows = [load_model(mid).summary() for mid in bundled_model_ids()]
+    rows = model_rows()
     if as_json:
         _render.print_json(rows)
     else:
@@ -249,10 +252,11 @@ def models_list(as_json: JsonOpt = False) -> None:
 
 @models_app.command("show")
 def models_show(
-    name: Annotated[str, typer.Argument(metavar="ID|PATH", help="Bundled id or config.json path/directory.")],
+    name: Annotated[str, typer.Argument(metavar="ID|PATH", help="Model id (bundled, $SUANLI_MODELS_PATH or the "
+                                        "Hugging Face cache) or config.json path/directory.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Structure, parameter counts and KV-cache size of one model."""
+    """Structure, layer plan, parameter counts, KV-cache size and config source of one model."""
     from suanli.cli import _render
 
     info = _model_details(name)

@@ -16,6 +16,9 @@ from suanli.perf.layout import Layout
 from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec
 
+STATE_BYTES = 2.0        # linear-attention recurrent state, 16 bit
+INDEX_SCALE_BYTES = 4.0  # FP32 scale of one DSA index key (per token and layer)
+
 
 @dataclass(frozen=True, kw_only=True)
 class WeightSplit:
@@ -46,7 +49,15 @@ def weights_per_gpu(model: ModelSpec, lay: Layout) -> WeightSplit:
     dense_layers = layers - moe_layers if model.is_moe else layers
     group = lay.moe_group
     rep = model.attn_replicated_params_per_layer
-    attn = layers * (rep + (model.attn_params_per_layer - rep) / lay.attn_tp) * lay.lin_bytes
+    if model.num_linear_layers or model.index_topk:
+        # softmax layers (with the DSA indexer, replicated like the MLA down-projections) and
+        # linear-attention layers (split by heads like attention), in the stage's proportion
+        soft = model.num_layers - model.num_linear_layers
+        per_model = (soft * (rep + model.indexer_params_per_layer + (model.attn_params_per_layer - rep) / lay.attn_tp)
+                     + model.num_linear_layers * model.linear_attn_params_per_layer / lay.attn_tp)
+        attn = layers / model.num_layers * per_model * lay.lin_bytes
+    else:
+        attn = layers * (rep + (model.attn_params_per_layer - rep) / lay.attn_tp) * lay.lin_bytes
     dense = dense_layers * model.dense_mlp_params * lay.lin_bytes / group
     shared = moe_layers * model.shared_expert_params * lay.lin_bytes / group
     # routed experts: ceil(E / ep) per EP rank (redundant experts fill an EP size that does not
@@ -70,6 +81,10 @@ def kv_bytes_per_token_layer(model: ModelSpec, lay: Layout) -> Any:
     latent (kv_lora_rank + rope dims) is not split by TP -- every rank holds
     it (vLLM/SGLang MLA backends)."""
     if model.attention == "mla":
+        # DSA (DeepSeek-V3.2) also caches one FP8 index key per token and layer with its FP32
+        # scale (vLLM's indexer cache: index_head_dim + 4 bytes), whole on every rank
+        if model.index_topk:
+            return model.kv_elements_per_token_per_layer * lay.kv_bytes + model.index_head_dim + INDEX_SCALE_BYTES
         return model.kv_elements_per_token_per_layer * lay.kv_bytes
     heads_per_rank = np.maximum(1.0, model.num_kv_heads / lay.attn_tp)
     return 2 * heads_per_rank * model.head_dim * lay.kv_bytes
@@ -82,7 +97,22 @@ def kv_bytes_per_sequence(model: ModelSpec, lay: Layout, context: Any) -> Any:
     full = np.ceil(model.num_full_attention_layers / lay.pp)
     sliding = np.ceil(model.num_sliding_layers / lay.pp)
     window = model.sliding_window or 0
-    return per * (full * context + sliding * np.minimum(context, window))
+    kv = per * (full * context + sliding * np.minimum(context, window))
+    if model.num_linear_layers:
+        kv = kv + state_bytes_per_sequence(model, lay)
+    return kv
+
+
+def state_bytes_per_sequence(model: ModelSpec, lay: Layout) -> Any:
+    """Constant recurrent state of one sequence in the linear-attention layers of one
+    pipeline stage on one accelerator (Gated DeltaNet: split by value heads over the
+    attention TP ranks; kept in 16 bit whatever the KV-cache dtype, as vLLM's default
+    ``mamba_ssm_cache_dtype=auto`` does for a BF16 model).  0 without such layers."""
+    if not model.num_linear_layers:
+        return 0.0
+    layers = np.ceil(model.num_linear_layers / lay.pp)
+    ranks = np.minimum(lay.attn_tp, max(model.linear_v_heads, 1))
+    return layers * model.linear_state_elements / ranks * STATE_BYTES
 
 
 @dataclass(frozen=True, kw_only=True)

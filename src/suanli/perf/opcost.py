@@ -117,6 +117,33 @@ def mla_decode_time(op: Op, pf: Platform) -> Any:
     return pf.kernels.mla_decode(s["batch"], s["ctx"], s["heads"], op.dtype)
 
 
+# Ops without a measured kernel table (Gated DeltaNet recurrence, DSA indexer scores): the
+# roofline prior of ``perf.kernels`` with its documented default efficiencies (compute 0.6,
+# memory 0.7, 5 us per call) -- speed-of-light mode uses the bare roofline.
+PRIOR_COMPUTE_EFF = 0.6
+PRIOR_MEMORY_EFF = 0.7
+PRIOR_T0_S = 5e-6
+
+
+def _prior(op: Op, pf: Platform) -> Any:
+    if pf.speed_of_light:
+        return _sol(op, pf)
+    peak = pf.hw.peaks.get(op.dtype) or pf.hw.peak_attn
+    busy = np.maximum(op.flops / (peak * PRIOR_COMPUTE_EFF),
+                      (op.bytes_read + op.bytes_written) / (pf.hw.mem_bw * PRIOR_MEMORY_EFF))
+    return np.where(np.asarray(busy) > 0, PRIOR_T0_S + busy, 0.0)
+
+
+@cost("linear_attn")
+def linear_attn_time(op: Op, pf: Platform) -> Any:
+    return _prior(op, pf)
+
+
+@cost("indexer")
+def indexer_time(op: Op, pf: Platform) -> Any:
+    return _prior(op, pf)
+
+
 @cost("elementwise")
 def elementwise_time(op: Op, pf: Platform) -> Any:
     eff = 1.0 if pf.speed_of_light else STREAM_EFF

@@ -43,8 +43,8 @@ from suanli.specs.model import ModelSpec
 
 ACT_BYTES = 2.0   # activations in 16 bit
 
-KINDS = ("gemm", "moe", "attn_prefill", "attn_decode", "mla_prefill", "mla_decode", "elementwise",
-         "allreduce", "allgather", "alltoall", "p2p", "kv_transfer")
+KINDS = ("gemm", "moe", "attn_prefill", "attn_decode", "mla_prefill", "mla_decode", "linear_attn", "indexer",
+         "elementwise", "allreduce", "allgather", "alltoall", "p2p", "kv_transfer")
 
 # Full passes over the hidden state per layer outside the kernels with tables:
 # 2 RMSNorms (read + write), 2 residual adds, RoPE, activation quantisation --
@@ -139,6 +139,73 @@ def distinct_ranks(group: Any, topk: float) -> Any:
     return g * (1.0 - np.power(1.0 - 1.0 / g, topk))
 
 
+def _windowed(pf_seqs: Any, chunk: Any, prefix: Any, cap: float) -> tuple[Any, Any, Any]:
+    """A prompt chunk whose queries see at most ``cap`` keys, as ``ceil(chunk / cap)``
+    prompts of one window each: (prompts, tokens each, cached prefix each)."""
+    pieces = np.maximum(1.0, np.ceil(chunk / max(cap, 1.0)))
+    return pf_seqs * pieces, np.minimum(chunk, cap), np.minimum(prefix, cap)
+
+
+# Gated DeltaNet prefill runs chunkwise (flash-linear-attention's chunked delta rule, chunk
+# 64 tokens): within a chunk an attention-like product, across chunks the state.
+LINEAR_CHUNK = 64.0
+
+
+def _linear_attn_ops(model: ModelSpec, ta: Any, nd_r: Any, pf_r: Any, npf_r: Any, attn_tp: Any,
+                     lt: str, lb: float) -> list[Op]:
+    """Gated DeltaNet layers (Qwen3-Next; arXiv:2412.06464): input projections (q, k, v,
+    output gate z, beta, alpha), a short causal conv, the delta-rule recurrence over a
+    constant ``v_heads x k_dim x v_dim`` state per sequence, and the output projection.
+    Heads split over the attention TP ranks.  Decode reads and writes each sequence's state
+    once per layer; prefill updates it once per 64-token chunk and does an intra-chunk
+    attention-like product.  No measured kernel table: costed as a roofline prior."""
+    h, Ln = model.hidden_size, model.num_linear_layers
+    ranks = np.minimum(attn_tp, max(model.linear_v_heads, 1))
+    kd = model.linear_k_heads * model.linear_k_dim / ranks
+    vd = model.linear_v_heads * model.linear_v_dim / ranks
+    hv = model.linear_v_heads / ranks
+    state = hv * model.linear_k_dim * model.linear_v_dim                 # elements per sequence
+    conv = (2.0 * kd + vd) * max(0, model.linear_conv_kernel - 1)
+    s_bytes = (state + conv) * ACT_BYTES
+    io = (2.0 * kd + 2.0 * vd) * ACT_BYTES                                # q, k, v in; o out, per token
+    # per token and head: decay + k^T S + rank-1 update + q^T S over a dk x dv state ~ 8 dk dv
+    rec = 8.0 * model.linear_k_dim * model.linear_v_dim
+    intra = 2.0 * LINEAR_CHUNK * (model.linear_k_dim + model.linear_v_dim)   # in-chunk q k^T and (.) v
+    chunks = np.ceil(np.where(pf_r > 0, npf_r / np.maximum(pf_r, 1e-30), 0.0) / LINEAR_CHUNK)
+    shape = {"state": state}
+    return [
+        _gemm("linear_in_proj", Ln, ta, 2.0 * kd + 2.0 * vd + 2.0 * hv, h, wbytes=lb, dtype=lt),
+        _gemm("linear_out_proj", Ln, ta, h, vd, wbytes=lb, dtype=lt),
+        Op(name="linear_attn_decode", kind="linear_attn", count=Ln, flops=nd_r * hv * rec,
+           bytes_read=nd_r * (s_bytes + io), bytes_written=nd_r * s_bytes, dtype="bf16", shape=shape),
+        Op(name="linear_attn_prefill", kind="linear_attn", count=Ln, flops=npf_r * hv * (rec + intra),
+           bytes_read=pf_r * chunks * s_bytes + npf_r * io, bytes_written=pf_r * s_bytes, dtype="bf16",
+           shape=shape),
+    ]
+
+
+def _indexer_ops(model: ModelSpec, L: int, ta: Any, nd_r: Any, pf_r: Any, chunk: Any, prefix: Any,
+                 ctx_dec: Any, q_in: int, lt: str, lb: float) -> list[Op]:
+    """DSA lightning indexer (DeepSeek-V3.2, arXiv:2512.02556 sec. 2): index queries from
+    the query latent, one index key and per-head weights from the hidden state (weights
+    replicated on every rank), then an FP8 score of every cached token per query --
+    ``index_heads x index_head_dim`` multiply-adds per (query, key) pair, reading
+    ``index_head_dim + 4`` bytes per cached token.  No measured table: roofline prior."""
+    hi, di, h = model.index_heads, model.index_head_dim, model.hidden_size
+    key_b = di + 4.0
+    return [
+        _gemm("attn_indexer_q", L, ta, hi * di, q_in, wbytes=lb, dtype=lt),
+        _gemm("attn_indexer_k", L, ta, di + hi, h, wbytes=lb, dtype=lt),
+        Op(name="attn_indexer_decode", kind="indexer", count=L, flops=2.0 * nd_r * hi * di * ctx_dec,
+           bytes_read=nd_r * ctx_dec * key_b, bytes_written=nd_r * ctx_dec * 4.0, dtype="fp8",
+           shape={"ctx": ctx_dec}),
+        Op(name="attn_indexer_prefill", kind="indexer", count=L,
+           flops=2.0 * pf_r * hi * di * chunk * (chunk / 2.0 + prefix),
+           bytes_read=pf_r * (chunk + prefix) * key_b, bytes_written=pf_r * chunk * 4.0, dtype="fp8",
+           shape={"ctx": chunk + prefix}),
+    ]
+
+
 def step_ops(model: ModelSpec, lay: Layout, load: StepLoad, prec: Precision) -> OpTable:
     """The op table of one serving step (see module docstring)."""
     pp = lay.pp
@@ -175,26 +242,40 @@ def step_ops(model: ModelSpec, lay: Layout, load: StepLoad, prec: Precision) -> 
         ops.append(_gemm("attn_kv_up_proj", L, npf_r + pf_r * prefix, heads * (nope + vd), kvl, wbytes=lb, dtype=lt))
         ops.append(_gemm("attn_o_proj", L, ta, h, heads * vd, wbytes=lb, dtype=lt))
         kv_tok = (kvl + rope) * prec.kv_bytes
+        ctx_a, b_pf, c_pf, p_pf = load.ctx_dec, pf_r, chunk, prefix
+        if model.index_topk:   # DSA: MLA over the indexer's top-k tokens (each query <= k keys)
+            ops += _indexer_ops(model, L, ta, nd_r, pf_r, chunk, prefix, load.ctx_dec, ql or h, lt, lb)
+            ctx_a, (b_pf, c_pf, p_pf) = np.minimum(load.ctx_dec, model.index_topk), _windowed(
+                pf_r, chunk, prefix, float(model.index_topk))
         ops.append(Op(name="attn_decode", kind="mla_decode", count=L,
-                      flops=2.0 * nd_r * heads * load.ctx_dec * (2 * kvl + rope),
-                      bytes_read=nd_r * load.ctx_dec * kv_tok, bytes_written=nd_r * heads * kvl * ACT_BYTES,
-                      dtype=prec.kv, shape={"batch": nd_r, "ctx": load.ctx_dec, "heads": heads}))
+                      flops=2.0 * nd_r * heads * ctx_a * (2 * kvl + rope),
+                      bytes_read=nd_r * ctx_a * kv_tok, bytes_written=nd_r * heads * kvl * ACT_BYTES,
+                      dtype=prec.kv, shape={"batch": nd_r, "ctx": ctx_a, "heads": heads}))
         ops.append(Op(name="attn_prefill", kind="mla_prefill", count=L,
-                      flops=2.0 * pf_r * heads * chunk * (chunk / 2.0 + prefix) * (nope + rope + vd),
-                      bytes_read=pf_r * (chunk + prefix) * kv_tok, bytes_written=npf_r * heads * vd * ACT_BYTES,
-                      dtype=prec.kv, shape={"batch": pf_r, "isl": chunk, "heads": heads, "prefix": prefix}))
+                      flops=2.0 * b_pf * heads * c_pf * (c_pf / 2.0 + p_pf) * (nope + rope + vd),
+                      bytes_read=b_pf * (c_pf + p_pf) * kv_tok, bytes_written=b_pf * c_pf * heads * vd * ACT_BYTES,
+                      dtype=prec.kv, shape={"batch": b_pf, "isl": c_pf, "heads": heads, "prefix": p_pf}))
     else:
         hd = model.head_dim
         kvh = np.maximum(1.0, model.num_kv_heads / attn_tp)
-        ops.append(_gemm("attn_qkv_proj", L, ta, (heads + 2.0 * kvh) * hd, h, wbytes=lb, dtype=lt))
-        ops.append(_gemm("attn_o_proj", L, ta, h, heads * hd, wbytes=lb, dtype=lt))
+        La = L - model.num_linear_layers        # softmax-attention layers
+        q_heads = 2.0 * heads if model.attn_output_gate else heads   # query + output gate
+        ops.append(_gemm("attn_qkv_proj", La, ta, (q_heads + 2.0 * kvh) * hd, h, wbytes=lb, dtype=lt))
+        ops.append(_gemm("attn_o_proj", La, ta, h, heads * hd, wbytes=lb, dtype=lt))
         kv_tok = 2.0 * kvh * hd * prec.kv_bytes
         window = float(model.sliding_window or 0)
+        chunked = model.local_attention == "chunked"
         for label, layers, cap in (("", model.num_full_attention_layers, None),
-                                   ("_sliding", model.num_sliding_layers, window)):
+                                   (f"_{model.local_attention}", model.num_sliding_layers, window)):
             if not layers:
                 continue
-            ctx = load.ctx_dec if cap is None else np.minimum(load.ctx_dec, cap)
+            if cap is None:
+                ctx = load.ctx_dec
+            elif chunked:   # Llama 4: a token sees its own chunk only -- 1..chunk tokens
+                c = np.asarray(load.ctx_dec, dtype=float)
+                ctx = np.where(c > 0, c - cap * np.floor(np.maximum(c - 1.0, 0.0) / max(cap, 1.0)), 0.0)
+            else:
+                ctx = np.minimum(load.ctx_dec, cap)
             ops.append(Op(name=f"attn_decode{label}", kind="attn_decode", count=layers,
                           flops=4.0 * nd_r * heads * hd * ctx, bytes_read=nd_r * ctx * kv_tok,
                           bytes_written=nd_r * heads * hd * ACT_BYTES, dtype=prec.kv,
@@ -202,13 +283,14 @@ def step_ops(model: ModelSpec, lay: Layout, load: StepLoad, prec: Precision) -> 
             if cap is None:
                 b, c, p = pf_r, chunk, prefix
             else:   # a windowed prompt is like ceil(chunk/window) prompts of one window each
-                pieces = np.maximum(1.0, np.ceil(chunk / max(cap, 1.0)))
-                b, c, p = pf_r * pieces, np.minimum(chunk, cap), np.minimum(prefix, cap)
+                b, c, p = _windowed(pf_r, chunk, prefix, cap)
             ops.append(Op(name=f"attn_prefill{label}", kind="attn_prefill", count=layers,
                           flops=4.0 * b * heads * hd * c * (c / 2.0 + p), bytes_read=b * (c + p) * kv_tok,
                           bytes_written=b * c * heads * hd * ACT_BYTES, dtype=prec.kv,
                           shape={"batch": b, "isl": c, "heads": heads, "kv_heads": kvh, "head_dim": hd,
                                  "prefix": p}))
+        if model.num_linear_layers:
+            ops += _linear_attn_ops(model, ta, nd_r, pf_r, npf_r, attn_tp, lt, lb)
     ops.append(_collective("attn_allreduce", "allreduce", L, ta * h * ACT_BYTES, attn_tp))
 
     # ---------------------------------------------------------------- MLP / MoE
@@ -282,6 +364,9 @@ _KIND_BY_NAME = {
     **{n: "gemm" for n in ("attn_down_proj", "attn_q_up_proj", "attn_absorb_k", "attn_absorb_v", "attn_kv_up_proj",
                            "attn_o_proj", "attn_qkv_proj", "mlp_gate_up", "mlp_down", "moe_router",
                            "moe_shared_gate_up", "moe_shared_down", "lm_head")},
+    **{n: "gemm" for n in ("linear_in_proj", "linear_out_proj", "attn_indexer_q", "attn_indexer_k")},
+    "linear_attn_decode": "linear_attn", "linear_attn_prefill": "linear_attn",
+    "attn_indexer_decode": "indexer", "attn_indexer_prefill": "indexer",
     "moe_experts": "moe", "mlp_act": "elementwise", "elementwise": "elementwise",
     "attn_allreduce": "allreduce", "mlp_allreduce": "allreduce", "moe_allreduce": "allreduce",
     "moe_dispatch": "alltoall", "moe_combine": "alltoall", "pp_send": "p2p",

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from suanli.errors import InvalidInput
+from suanli.errors import InvalidInput, UnsupportedArchitecture
 from suanli.perf.comm import allreduce_time, p2p_time
 from suanli.perf.hardware import HwParams
 from suanli.perf.layout import Layout, Precision
@@ -172,6 +172,12 @@ def check_setup(spec: ModelSpec, st: TrainSetup) -> None:
         need(isinstance(value, int) and value >= 1, f"{name.replace('_', '-')} must be a positive integer, "
              f"got {value!r}", name)
     need(st.gpus % (st.tp * st.pp) == 0, f"--gpus {st.gpus} is not a multiple of tp x pp = {st.tp * st.pp}", "gpus")
+    if spec.num_linear_layers or spec.index_topk:
+        what, key = (("Gated DeltaNet linear-attention layers", "linear_num_value_heads") if spec.num_linear_layers
+                     else ("DeepSeek sparse attention (lightning indexer)", "index_topk"))
+        raise UnsupportedArchitecture(f"{spec.id}: training accounting does not model {what} (model_type "
+                                      f"{spec.model_type!r}, config field {key!r}) yet; serving predictions do",
+                                      field=key)
     need(spec.num_heads % st.tp == 0, f"--tp {st.tp} does not divide the {spec.num_heads} attention heads "
          f"of {spec.id}", "tp")
     kv = spec.num_kv_heads
@@ -359,10 +365,21 @@ def attention_flops_per_token(spec: ModelSpec, seq_len: int, *, causal: bool) ->
             return min(window, s)
         return (s + 1) / 2 if s <= window else window - window * (window - 1) / (2 * s)
 
+    def chunked(c: float) -> float:
+        """Mean keys per query when queries see only their own chunk of ``c`` tokens
+        (Llama 4): n full chunks of c (c + 1) / 2 plus a remainder r of r (r + 1) / 2."""
+        if not causal:
+            return min(c, s)
+        n = math.floor(s / c)
+        r = s - n * c
+        return (n * c * (c + 1) / 2 + r * (r + 1) / 2) / s
+
     full = spec.num_full_attention_layers * ctx(math.inf)
     window = float(spec.sliding_window or math.inf)
-    sliding = spec.num_sliding_layers * ctx(window) if spec.num_sliding_layers else 0.0
-    return per_ctx * (full + sliding)
+    local = 0.0
+    if spec.num_sliding_layers:
+        local = spec.num_sliding_layers * (chunked(window) if spec.local_attention == "chunked" else ctx(window))
+    return per_ctx * (full + local)
 
 
 def flops_per_token(spec: ModelSpec, st: TrainSetup) -> tuple[float, float]:

@@ -38,7 +38,9 @@ def catalog() -> HardwareCatalog:
 
 
 def resolve_model(name: str) -> str:
-    """A bundled model id (``Qwen/Qwen3-32B``, ``qwen3-32b``) -> its canonical id; never a path."""
+    """A bundled model id (``Qwen/Qwen3-32B``, ``qwen3-32b``) -> its canonical id, else the id
+    of a model in the server's ``SUANLI_MODELS_PATH`` or local Hugging Face cache; never a
+    path (a request must not make the server read files it names)."""
     ids = bundled_model_ids()
     key = _norm(name)
     if name in ids:
@@ -49,7 +51,14 @@ def resolve_model(name: str) -> str:
     short = [mid for mid in ids if _norm(mid.split("/", 1)[1]) == key]
     if len(short) == 1:
         return short[0]
-    raise UnknownModel(f"unknown model {name!r}; bundled models: {', '.join(ids)}", field="model")
+    if not any(sep in name for sep in ("\\", "..")) and not name.startswith(("/", "~", ".")):
+        from suanli.specs.model_files import find_local_config
+
+        found = find_local_config(name)
+        if found is not None:
+            return found.model_id
+    raise UnknownModel(f"unknown model {name!r}; bundled models: {', '.join(ids)} (or a model id in the server's "
+                       f"SUANLI_MODELS_PATH or Hugging Face cache)", field="model")
 
 
 def _norm(name: str) -> str:

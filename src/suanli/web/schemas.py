@@ -84,6 +84,8 @@ class PredictionOut(_Out):
     warnings: list[str]
     decode_breakdown_ms: dict[str, Num]
     prefill_breakdown_ms: dict[str, Num]
+    model_source: str = Field("", description="where the model config came from: 'bundled', "
+                              "'SUANLI_MODELS_PATH' or 'Hugging Face cache' (of the server)")
     label: ChipLabel
 
 

@@ -91,7 +91,10 @@ async def predict(q: Annotated[PredictQuery, Query()]) -> Any:
                request_rate=q.request_rate, scenario=q.scenario, system=q.system, mode=q.mode, catalog=cat,
                gpus=q.gpus, tp=q.tp, pp=q.pp, ep=q.ep, dp_attention=q.dp_attention, weight_dtype=q.weight_dtype,
                kv_dtype=q.kv_dtype, engine=q.engine, num_requests=q.num_requests)
-    return JSONResponse({**fields_dict(pred), "label": deps.chip_label(acc)})
+    out = fields_dict(pred)
+    if out.get("model_source") not in (None, "", "bundled"):   # no server file paths in responses
+        out["model_source"] = out["model_source"].split(":", 1)[0]
+    return JSONResponse({**out, "label": deps.chip_label(acc)})
 
 
 @router.get("/simulate", response_model=SimulationOut, responses=ERRORS,
