@@ -16,7 +16,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from suanli.app.backends import run_tasks
-from suanli.app.calibration import load_calibration
 from suanli.errors import InvalidInput, MissingSpec, SuanliError
 from suanli.app.platform import platform_for
 from suanli.app.predict import Z90

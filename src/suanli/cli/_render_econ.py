@@ -68,9 +68,9 @@ def cost(con: Console, rep: Any) -> None:
                   _m(o.blended_per_mtok if o else None), _m(le.blended_per_mtok if le else None),
                   pct(c.breakeven_utilisation), _m(c.breakeven_months, 1))
     con.print(t)
-    con.print(f"[dim]* per utilised GPU-hour (wall-clock cost / utilisation). Input/output split by the GPU-time "
-              f"share of prefill; blended = all tokens alike. Break-even: utilisation above which owning beats "
-              f"renting GPU-hours, months of rent that pay for the server.[/]")
+    con.print("[dim]* per utilised GPU-hour (wall-clock cost / utilisation). Input/output split by the GPU-time "
+              "share of prefill; blended = all tokens alike. Break-even: utilisation above which owning beats "
+              "renting GPU-hours, months of rent that pay for the server.[/]")
     b = Table(title=f"Owned TCO breakdown, {cur} per utilised GPU-hour", title_justify="left")
     for col in ("chip", "capex", "power", "hosting", "maintenance", "total", "per wall-clock GPU-h",
                 "avg power W/server"):
