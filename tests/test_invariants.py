@@ -37,8 +37,15 @@ from suanli.specs.dtypes import DType
 from suanli.specs.kernels import load_kernel_tables
 from suanli.specs.model import load_model
 
-SLACK = 1e-2
+# 2 %: op times come from measured kernel tables, which are not exactly monotone in the
+# token count (the kernels switch tile configurations); found at 1,500 random examples:
+# gpt-oss-20b MXFP4 on a slow synthetic chip, a decode step 192.4 ms with fewer sequences
+# and 190.5 ms with more (-1.0 %).
+SLACK = 2e-2
+# Fixed examples in the test suite (derandomize: CI stays reproducible); explore with
+# SUANLI_HYPOTHESIS_EXAMPLES=2000 SUANLI_HYPOTHESIS_RANDOM=1 (how the cases cited below were found).
 SETTINGS = settings(max_examples=int(os.environ.get("SUANLI_HYPOTHESIS_EXAMPLES", "40")), deadline=None,
+                    derandomize=not os.environ.get("SUANLI_HYPOTHESIS_RANDOM"),
                     suppress_health_check=[HealthCheck.too_slow])
 
 # (model, tp, weight dtype): every one fits a 192 GB accelerator with room for KV
@@ -114,8 +121,13 @@ def le(a: float, b: float, slack: float = SLACK) -> bool:
 # TTFT includes the residual of the step an arrival lands in, E[T^2] / 2E[T] (inspection
 # paradox): when faster hardware shortens decode steps but not a compute-bound prompt step,
 # that residual can grow by a hair even though the request's own prompt runs faster (1e-9
-# level in the falsifying examples found) -- inside SLACK.
+# level in the falsifying examples found) -- inside SLACK.  In a closed loop (fixed
+# concurrency) TTFT is not monotone at all: faster hardware completes requests sooner, so
+# prompts arrive more often and a newcomer more often waits behind another user's prompt
+# (found: Llama-3.1-70B FP8 TP4 at concurrency 2, TTFT 567 -> 578 ms when the memory
+# bandwidth doubles) -- as on a real engine; TTFT_CHECKED excludes that scenario.
 TTFT_SLACK = SLACK
+TTFT_CHECKED = ("server", "offline", "single-request", "prefill-only", "decode-only")
 COMM_SLACK = 0.10       # throughput dips with more concurrency (see its property)
 
 
@@ -143,7 +155,8 @@ def test_more_memory_bandwidth_is_never_slower(layout, n, chip, rt, wl, factor) 
     fast = predict_serving(model, lay, platform(chip, rt, bw_factor=factor), wl)
     assume(not slow.saturated)
     assert le(fast.tpot_s, slow.tpot_s)
-    assert le(fast.ttft_s, slow.ttft_s, TTFT_SLACK)
+    if wl.scenario in TTFT_CHECKED:
+        assert le(fast.ttft_s, slow.ttft_s, TTFT_SLACK)
     assert le(slow.output_tok_s_per_gpu, fast.output_tok_s_per_gpu)
 
 
@@ -156,7 +169,8 @@ def test_more_compute_is_never_slower(layout, n, chip, rt, wl, factor) -> None:
     fast = predict_serving(model, lay, platform(chip, rt, compute_factor=factor), wl)
     assume(not slow.saturated)
     assert le(fast.tpot_s, slow.tpot_s)
-    assert le(fast.ttft_s, slow.ttft_s, TTFT_SLACK)
+    if wl.scenario in TTFT_CHECKED:
+        assert le(fast.ttft_s, slow.ttft_s, TTFT_SLACK)
     assert le(slow.output_tok_s_per_gpu, fast.output_tok_s_per_gpu)
 
 
@@ -322,7 +336,10 @@ def test_more_server_load_never_lowers_tpot(layout, chip, rt, i, o, rate, factor
     light = predict_serving(model, lay, pf, Workload(isl=i, osl=o, scenario="server", request_rate=rate))
     heavy = predict_serving(model, lay, pf, Workload(isl=i, osl=o, scenario="server",
                                                           request_rate=rate * factor))
-    assert le(light.tpot_s, heavy.tpot_s)
+    # 2 %: at a nearly idle server (mean batch ~0.004 vs ~0.013 in the case hypothesis found)
+    # the queue's TPOT is the batch-1 step through the log-log interpolated step-time grid,
+    # reproducible to ~1 % (69.1 vs 68.4 ms there), not better.
+    assert le(light.tpot_s, heavy.tpot_s, 0.02)
     assert le(light.batch, heavy.batch)
 
 

@@ -230,10 +230,15 @@ def _stacked(ops: list[Op]) -> Op:
     fields = {f: [np.asarray(getattr(o, f), dtype=float) for o in ops] for f in _STACKED}
     shape_keys = list(first.shape)
     shapes = {k: [np.asarray(o.shape[k], dtype=float) for o in ops] for k in shape_keys}
-    common = np.broadcast_shapes(*(a.shape for v in (*fields.values(), *shapes.values()) for a in v))
+    dims = {a.shape for v in (*fields.values(), *shapes.values()) for a in v} - {()}
+    # usually every array is a scalar or of one shape; broadcast_shapes only otherwise
+    common = next(iter(dims)) if len(dims) == 1 else () if not dims else np.broadcast_shapes(*dims)
 
     def stack(arrays: list[np.ndarray]) -> np.ndarray:
-        return np.stack([np.broadcast_to(a, common) for a in arrays])
+        out = np.empty((len(arrays), *common))
+        for i, a in enumerate(arrays):      # assignment broadcasts (cheaper than broadcast_to)
+            out[i] = a
+        return out
     return Op(name=first.name, kind=first.kind, dtype=first.dtype, **{f: stack(v) for f, v in fields.items()},
               shape={k: stack(v) for k, v in shapes.items()})
 

@@ -278,8 +278,11 @@ def _scalar_plan(plan: MemoryPlan) -> MemoryPlan:
 
 def _rows(parts: dict[str, Any], n: int) -> list[dict[str, Any]]:
     """Split per-op arrays of ``n`` stacked step evaluations into one dict per step."""
-    cols = {name: np.broadcast_to(v, (n,)) for name, v in parts.items()}
-    return [{name: c[k] for name, c in cols.items()} for k in range(n)]
+    names = list(parts)
+    mat = np.empty((len(names), n))
+    for i, v in enumerate(parts.values()):
+        mat[i] = v                          # assignment broadcasts a scalar part
+    return [dict(zip(names, row)) for row in mat.T.tolist()]
 
 
 def _steady_once(e: Instance, n_dec: float, prompts: float, waiting: bool, burst: float = 0.0,
