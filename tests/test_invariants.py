@@ -38,14 +38,17 @@ from suanli.specs.kernels import load_kernel_tables
 from suanli.specs.model import load_model
 
 # 2 %: op times come from measured kernel tables, which are not exactly monotone in the
-# token count (the kernels switch tile configurations); found at 1,500 random examples:
-# gpt-oss-20b MXFP4 on a slow synthetic chip, a decode step 192.4 ms with fewer sequences
-# and 190.5 ms with more (-1.0 %).
+# token count (the kernels switch tile configurations) and transferred through rules that
+# blend compute and memory ratios.  Random exploration (1,500 examples per property) finds
+# dips of this size and a little beyond -- gpt-oss-20b MXFP4 on a slow synthetic chip, a
+# decode step of 192.4 ms with fewer sequences and 188.6 ms with more (-2.0 %); an offline
+# TPOT 2.3 % longer with more memory bandwidth -- which the fixed CI examples do not hit.
+# Known, reported in the README's limitations, not hidden by a wider slack.
 SLACK = 2e-2
 # Fixed examples in the test suite (derandomize: CI stays reproducible); explore with
 # SUANLI_HYPOTHESIS_EXAMPLES=2000 SUANLI_HYPOTHESIS_RANDOM=1 (how the cases cited below were found).
 SETTINGS = settings(max_examples=int(os.environ.get("SUANLI_HYPOTHESIS_EXAMPLES", "40")), deadline=None,
-                    derandomize=not os.environ.get("SUANLI_HYPOTHESIS_RANDOM"),
+                    **({} if os.environ.get("SUANLI_HYPOTHESIS_RANDOM") else {"derandomize": True, "database": None}),
                     suppress_health_check=[HealthCheck.too_slow])
 
 # (model, tp, weight dtype): every one fits a 192 GB accelerator with room for KV
