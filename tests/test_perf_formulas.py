@@ -545,3 +545,18 @@ def test_op_kind_by_name_matches_the_op_table(model_id: str) -> None:
     dep = Deployment(gpus=8, tp=8, ep=8 if m.is_moe else 1)
     table = step_ops(m, lay(dep, m), StepLoad(n_dec=4, ctx_dec=100, n_pf=100, pf_seqs=1), lay(dep, m).prec)
     assert {o.name: o.kind for o in table} == {o.name: op_kind(m, o.name) for o in table}
+
+
+def test_idle_server_tpot_is_the_batch_one_step_even_for_a_large_instance():
+    # Birth-death chain at lam -> 0: N is 0 or 1, P(N=1) = lam / r(1) with r(1) = 1 / (t(1) osl),
+    # so TPOT = E[b] / (lam osl) = t(1), the batch-1 step -- what one user alone sees.  Before
+    # the queue used integer cells at its light-load end, an instance holding > 1024
+    # sequences gave 0.03 ms here (cells 13 sequences wide).
+    import suanli
+
+    kw = dict(model="meta-llama/Llama-3.1-8B", hardware="H200", gpus=1, tp=1, weight_dtype="fp8",
+              kv_dtype="fp8", engine="trtllm", isl=100, osl=100)
+    idle = suanli.predict(**kw, request_rate=0.01)
+    alone = suanli.predict(**kw, concurrency=1)
+    assert idle.max_concurrency > 1024
+    assert idle.tpot_ms == pytest.approx(alone.tpot_ms, rel=0.02)

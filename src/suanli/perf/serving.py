@@ -187,25 +187,34 @@ class Instance:
         geo = np.maximum(cap[..., None] * SERVER_GRID, 1.0)
         sub = Instance(model=self.model, lay=self.lay.expand(), pf=self.pf, isl=self.isl, osl=self.osl)
         t_geo = sub.mean_step(geo, geo / self.osl)["mean"]
-        # cells of the batch axis: every integer up to QUEUE_CELLS, else cap / QUEUE_CELLS wide
-        cells = np.minimum(np.ceil(cap), QUEUE_CELLS)
-        width = cap / cells
+        # cells of the batch axis: one per integer batch up to INTEGER_CELLS (the light-load
+        # end, where the rate changes fastest, is the exact chain), then equal wide cells up
+        # to cap; a fractional remainder of cap is one narrow cell
+        ints = np.minimum(np.floor(np.maximum(cap, 1.0)), INTEGER_CELLS)
+        rest = np.maximum(cap - ints, 0.0)
+        n_rest = np.where(cap > INTEGER_CELLS, QUEUE_CELLS - INTEGER_CELLS, np.where(rest > 1e-9, 1.0, 0.0))
+        w_rest = rest / np.maximum(n_rest, 1.0)
+        cells = ints + n_rest
         idx = np.arange(1, QUEUE_CELLS + 1, dtype=float)
-        n = idx * width[..., None]                                   # batch at the end of each cell
+        in_int = idx <= ints[..., None]
+        width = np.where(in_int, 1.0, w_rest[..., None])
+        n = np.where(in_int, idx, ints[..., None] + (idx - ints[..., None]) * w_rest[..., None])
         live = idx <= cells[..., None]
+        n = np.where(live, n, cap[..., None])                        # batch at the end of each cell
         t_n = np.exp(_interp_last(np.log(n), np.log(geo), np.log(t_geo)))
         rate = n / (t_n * self.osl)                                  # completions per second
         with np.errstate(divide="ignore"):                         # lam = 0: an empty server
-            log_step = np.where(live, np.log(lam[..., None] / rate) * width[..., None], 0.0)
+            log_step = np.where(live, np.log(lam[..., None] / rate) * width, 0.0)
         log_pi = np.cumsum(log_step, axis=-1)
         shift = np.maximum(np.max(np.where(live, log_pi, -np.inf), axis=-1), 0.0)[..., None]
-        pi = np.where(live, np.exp(log_pi - shift), 0.0) * width[..., None]
+        pi = np.where(live, np.exp(log_pi - shift), 0.0) * width
         p0 = np.exp(-shift[..., 0])                                  # the empty state
         r_cap = cap / (np.exp(np.log(t_geo[..., -1])) * self.osl)
         rho = lam / r_cap
         saturated = rho >= 1.0
         rho_s = np.minimum(rho, 1.0 - 1e-9)
-        pi_cap = np.take_along_axis(pi, (cells[..., None] - 1).astype(int), -1)[..., 0] / width
+        last = (cells[..., None] - 1).astype(int)
+        pi_cap = (np.take_along_axis(pi, last, -1) / np.take_along_axis(width, last, -1))[..., 0]
         tail = pi_cap * rho_s / (1.0 - rho_s)                        # states beyond cap (queue)
         z = p0 + pi.sum(-1) + tail
         mean_b = ((pi * n).sum(-1) + cap * tail) / z
@@ -226,7 +235,8 @@ def _interp_last(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     return f0 + w * (f1 - f0)
 
 
-QUEUE_CELLS = 1024   # cells of the batch axis in the server queue (integers up to 1024 sequences)
+QUEUE_CELLS = 1024   # cells of the batch axis in the server queue
+INTEGER_CELLS = 512  # of which one per integer batch 1..512; wider cells above
 
 
 @dataclass(frozen=True, kw_only=True)
