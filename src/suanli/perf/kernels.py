@@ -72,6 +72,11 @@ UNKNOWN_ARCH_STEPS = 3.0
 BACKEND_PENALTY = 1.0   # per step down the engine's backend order (same kernels first)
 SPARSE_PENALTY = 2.0    # a surface from fewer than MIN_ROWS rows is mostly filled, not measured
 MIN_ROWS = 1000
+# Roofline prior for an op kind without any table (index.json ``priors`` overrides per kind):
+# the NVIDIA tables' median achieved fractions of peak and bandwidth, and a launch floor.
+PRIOR_COMPUTE_EFF = 0.6
+PRIOR_MEMORY_EFF = 0.7
+PRIOR_T0_S = 5e-6
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -440,9 +445,9 @@ def _prior_plan(tables: KernelTables, chip: ChipPhysics, kind: str, variant: str
     link = chip.link_bw if chip.link_bw > 0 else 32e9  # PCIe Gen4 x16, one direction
     return OpPlan(kind=kind, variant=variant, rule="prior", basis="roofline-prior",
                   rel_sigma=_sigma(tables, "prior", kind), peak=chip.peak(key), bw=chip.mem_bw,
-                  link=link, t0=float(prior.get("t0", 5e-6)),
-                  prior_compute=float(prior.get("compute_eff", 0.6)),
-                  prior_memory=float(prior.get("memory_eff", 0.7)))
+                  link=link, t0=float(prior.get("t0", PRIOR_T0_S)),
+                  prior_compute=float(prior.get("compute_eff", PRIOR_COMPUTE_EFF)),
+                  prior_memory=float(prior.get("memory_eff", PRIOR_MEMORY_EFF)))
 
 
 def plan_for(tables: KernelTables, chip: ChipPhysics, backend: str, kind: str,

@@ -21,6 +21,7 @@ import numpy as np
 
 from suanli.perf import comm
 from suanli.perf.hardware import HwParams
+from suanli.perf.kernels import PRIOR_COMPUTE_EFF, PRIOR_MEMORY_EFF, PRIOR_T0_S
 from suanli.perf.ops import Op, OpTable
 from suanli.perf.runtime import Runtime
 
@@ -118,11 +119,8 @@ def mla_decode_time(op: Op, pf: Platform) -> Any:
 
 
 # Ops without a measured kernel table (Gated DeltaNet recurrence, DSA indexer scores): the
-# roofline prior of ``perf.kernels`` with its documented default efficiencies (compute 0.6,
-# memory 0.7, 5 us per call) -- speed-of-light mode uses the bare roofline.
-PRIOR_COMPUTE_EFF = 0.6
-PRIOR_MEMORY_EFF = 0.7
-PRIOR_T0_S = 5e-6
+# roofline prior of ``perf.kernels`` with its default efficiencies -- speed-of-light mode
+# uses the bare roofline.
 
 
 def _prior(op: Op, pf: Platform) -> Any:

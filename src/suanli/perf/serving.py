@@ -209,7 +209,7 @@ class Instance:
         shift = np.maximum(np.max(np.where(live, log_pi, -np.inf), axis=-1), 0.0)[..., None]
         pi = np.where(live, np.exp(log_pi - shift), 0.0) * width
         p0 = np.exp(-shift[..., 0])                                  # the empty state
-        r_cap = cap / (np.exp(np.log(t_geo[..., -1])) * self.osl)
+        r_cap = cap / (t_geo[..., -1] * self.osl)
         rho = lam / r_cap
         saturated = rho >= 1.0
         rho_s = np.minimum(rho, 1.0 - 1e-9)
