@@ -28,7 +28,7 @@ from itertools import product
 import numpy as np
 
 from suanli.errors import InvalidInput
-from suanli.perf.layout import Precision, layouts
+from suanli.perf.layout import Layout, Precision, layouts
 from suanli.perf.memory import plan_memory
 from suanli.perf.opcost import Platform
 from suanli.perf.serving import Instance
@@ -94,7 +94,7 @@ def choose_layout(model: ModelSpec, pf: Platform, prec: Precision, wl: Workload,
     lim = pf.runtime.limits
     context = float(wl.isl + wl.osl)
 
-    def fitting(g: int, rows: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, object]:
+    def fitting(g: int, rows: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, Layout]:
         cols = list(zip(*rows))
         lay = layouts(gpus=[g] * len(rows), tp=cols[0], pp=cols[1], ep=cols[2], dp_attention=cols[3], prec=prec)
         plan = plan_memory(model, lay, memory=pf.hw.memory, mem_fraction=lim.mem_fraction,
@@ -126,7 +126,10 @@ def choose_layout(model: ModelSpec, pf: Platform, prec: Precision, wl: Workload,
     validate_deployment(Deployment(gpus=max(probe, ep or 1) * (pp or 1), tp=probe, pp=pp or 1, ep=ep or 1,
                                    dp_attention=dp_attention or 1), model)
     rows = _candidates(model, engine, gpus, pp, ep, dp_attention, tp)
-    ok, lay = fitting(gpus, rows) if rows else (np.zeros(0, dtype=bool), None)
+    ok = np.zeros(0, dtype=bool)
+    lay: Layout | None = None
+    if rows:
+        ok, lay = fitting(gpus, rows)
     if not ok.any() and not pp:
         deeper = [r for p in _POW2[1:] if p <= gpus for r in _candidates(model, engine, gpus, p, ep, dp_attention, tp)]
         if deeper:
@@ -140,10 +143,10 @@ def choose_layout(model: ModelSpec, pf: Platform, prec: Precision, wl: Workload,
         t, p, e, d = max(rows, key=lambda r: (max(r[0], r[2]) * r[1], r[0]))
         return LayoutChoice(gpus=gpus, tp=t, pp=p, ep=e, dp_attention=d,
                             reason=f"no layout fits {gpus} GPU(s); the widest, {_describe(t, p, e, d, 1)}, is shown")
+    assert lay is not None  # ok.any(): some candidate was evaluated
     keep = np.nonzero(ok)[0]
     rows = [rows[i] for i in keep]
-    lay = lay.take(keep)  # type: ignore[union-attr]
-    score, why = _score(model, lay, pf, wl)
+    score, why = _score(model, lay.take(keep), pf, wl)
     best = int(np.nanargmax(score))
     t, p, e, d = rows[best]
     replicas = gpus // (max(t, e) * p)
@@ -152,13 +155,13 @@ def choose_layout(model: ModelSpec, pf: Platform, prec: Precision, wl: Workload,
                                f"{len(rows)} layout(s) that fit {gpus} GPU(s)")
 
 
-def _score(model: ModelSpec, lay: object, pf: Platform, wl: Workload) -> tuple[np.ndarray, str]:
+def _score(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -> tuple[np.ndarray, str]:
     """Higher is better, per candidate; and what the score means."""
-    e = Instance(model=model, lay=lay, pf=pf, isl=float(wl.isl), osl=float(wl.osl))  # type: ignore[arg-type]
+    e = Instance(model=model, lay=lay, pf=pf, isl=float(wl.isl), osl=float(wl.osl))
     plan = e.plans()[0]
-    cap = np.asarray(e.batch_cap(plan), dtype=float)
-    inst = np.asarray(lay.instance_gpus, dtype=float)  # type: ignore[attr-defined]
-    replicas = np.asarray(lay.replicas, dtype=float)  # type: ignore[attr-defined]
+    cap: np.ndarray = np.asarray(e.batch_cap(plan), dtype=float)
+    inst: np.ndarray = np.asarray(lay.instance_gpus, dtype=float)
+    replicas: np.ndarray = np.asarray(lay.replicas, dtype=float)
     osl = float(wl.osl)
     scen = wl.scenario
     if scen in ("fixed-concurrency", "single-request"):
@@ -171,7 +174,7 @@ def _score(model: ModelSpec, lay: object, pf: Platform, wl: Workload) -> tuple[n
         e2e = e2e * np.maximum(conc / active / b, 1.0)
         return -e2e, "lowest end-to-end latency at this concurrency"
     if scen == "server":
-        q = e.server_queue(cap, float(wl.request_rate) / replicas)
+        q = e.server_queue(cap, float(wl.request_rate or 0.0) / replicas)  # Workload requires a rate here
         sat = np.asarray(q["saturated"])
         if np.all(sat):
             return q["capacity"] * replicas, "highest capacity (none sustains the request rate)"

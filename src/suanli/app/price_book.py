@@ -223,7 +223,7 @@ def _system_candidates(chip: str, systems: SystemCatalog, host: Host | None) -> 
         lo, hi, note = s.price_low, s.price_high, ""
         if lo != hi:
             note = f"range {lo:,.0f}-{hi:,.0f}: midpoint used"
-        common = dict(chip=chip, row=f"systems.csv {s.id}", description=s.name, source=s.source_url, system=s)
+        common: dict[str, Any] = dict(chip=chip, row=f"systems.csv {s.id}", description=s.name, source=s.source_url, system=s)
         if s.gpus >= SUPERNODE_MIN_GPUS:
             per = EQUIVALENT_GPUS / s.gpus
             power = supernode_power().get(s.id)
@@ -281,7 +281,7 @@ def _row_server_candidates(chip: str, catalog: HardwareCatalog, host: Host | Non
         amounts = [mo.amount for _, mo in rows if mo.currency == cur]
         lo, hi = min(amounts), max(amounts)
         first = rows[0][0]
-        common = dict(chip=chip, gpus=gpus, row=first.where, description=first["config"], source=first["source_url"],
+        common: dict[str, Any] = dict(chip=chip, gpus=gpus, row=first.where, description=first["config"], source=first["source_url"],
                       channel=first["channel"], rumoured=any(r.rumoured for r, _ in rows))
         rng = f"range {lo:,.0f}-{hi:,.0f}: midpoint used" if lo != hi else ""
         if kind == "server":
@@ -393,8 +393,8 @@ def lease_price(chip: str, *, catalog: HardwareCatalog, as_of: str | None,
                               row="given", description="lease rate given (--price)", source="user input")
     cands = []
     for r in price_rows():
-        unit = _LEASE_UNITS.get(r["unit"])
-        if unit is None or r["item_kind"] not in _LEASE_KINDS:
+        row_unit = _LEASE_UNITS.get(r["unit"])
+        if row_unit is None or r["item_kind"] not in _LEASE_KINDS:
             continue
         try:
             if catalog.resolve_id(r["item"]) != chip:
@@ -404,7 +404,7 @@ def lease_price(chip: str, *, catalog: HardwareCatalog, as_of: str | None,
             continue
         if not known_at(money.date, as_of):
             continue
-        cands.append((r["region"] == "CN", _days(money.date), -money.amount, r, money, unit))
+        cands.append((r["region"] == "CN", _days(money.date), -money.amount, r, money, row_unit))
     if not cands:
         return None
     cn, day, _, r, money, unit = max(cands, key=lambda t: t[:3])

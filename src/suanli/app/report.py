@@ -235,7 +235,7 @@ def _fair_value(ctx: Context, wl: Any, rows: Sequence[ReportChip], x: Any, optio
     xrow = next((r for r in rows if r.hardware == x.chip.id), None)
     asking = price_of(ctx, x, required=False)
     src = f"{x.price.row}: {x.price.description} ({x.price.money.date})" if x.price is not None else None
-    empty = dict(option=label, option_name=name, currency=ctx.currency, p10=None, p90=None, against=None,
+    empty: dict[str, Any] = dict(option=label, option_name=name, currency=ctx.currency, p10=None, p90=None, against=None,
                  against_name=None, against_basis=None, asking=asking, asking_source=src, ratio=None)
     if xrow is None or not xrow.cost.feasible or not xrow.cost.output_tok_s_per_gpu:
         why = xrow.cost.reason if xrow else "not in the comparison"

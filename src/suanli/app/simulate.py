@@ -26,6 +26,8 @@ from suanli.errors import ConfigError, InvalidInput
 from suanli.files import parse_json
 from suanli.perf import workload as wk
 from suanli.perf.simulate import SimConfig, SimResult, StepTable, sim_config, simulate as run_sim, step_table
+from suanli.specs.accelerator import Accelerator
+from suanli.specs.model import ModelSpec
 
 DEFAULT_REQUESTS = 2000
 MAX_REQUESTS = 5_000_000
@@ -169,7 +171,7 @@ def _check_lengths(spec: str, name: str) -> None:
     parse_lengths(spec, 8.0, 1, np.random.default_rng(0), name=name)
 
 
-def simulate(model: str, hardware: str, *, request_rate: float | None = None, duration_s: float | None = None,
+def simulate(model: str | ModelSpec, hardware: str | Accelerator, *, request_rate: float | None = None, duration_s: float | None = None,
              n_requests: int | None = None, trace: str | Path | None = None, isl: float = 1024, osl: float = 256,
              isl_dist: str = "fixed", osl_dist: str = "fixed", arrival: str = "poisson", burst_cv: float = 2.0,
              prefix_hit_rate: float = 0.0, seed: int = 0, sla_ttft_ms: float | None = None,
@@ -195,16 +197,18 @@ def simulate(model: str, hardware: str, *, request_rate: float | None = None, du
         raise InvalidInput(f"--burst-cv must be between {lo:g} and {hi:g} (coefficient of variation of the "
                            f"inter-arrival times), got {burst_cv!r}", field="burst_cv")
     trace_reqs = None
+    rate: float | None
+    gen_rate = 0.0   # requests/s of generated arrivals (no trace)
     if trace is not None:
         trace_reqs = read_trace(trace)
         rate = len(trace_reqs) / trace_reqs.span_s if trace_reqs.span_s > 0 else None
         isl, osl = float(trace_reqs.isl.mean()), float(trace_reqs.osl.mean())
         n = len(trace_reqs)
     else:
-        if not (0 < request_rate < math.inf):  # type: ignore[operator]
+        if request_rate is None or not (0 < request_rate < math.inf):
             raise InvalidInput(f"--request-rate must be a finite number > 0, got {request_rate!r}",
                                field="request_rate")
-        rate = float(request_rate)  # type: ignore[arg-type]
+        rate = gen_rate = float(request_rate)
         if duration_s is not None and n_requests is not None:
             raise InvalidInput("give --duration or --requests, not both", field="duration")
         if duration_s is not None:
@@ -233,7 +237,7 @@ def simulate(model: str, hardware: str, *, request_rate: float | None = None, du
             n_k = n // replicas + (1 if k < n % replicas else 0)
             if n_k == 0:
                 continue
-            sub = _generated(rate / replicas, n_k, arrival=arrival, burst_cv=burst_cv, isl=isl, osl=osl,
+            sub = _generated(gen_rate / replicas, n_k, arrival=arrival, burst_cv=burst_cv, isl=isl, osl=osl,
                              isl_dist=isl_dist, osl_dist=osl_dist, rng=np.random.default_rng([seed, k]))
         if len(sub):
             tasks.append((sub, table, cfg))

@@ -282,7 +282,7 @@ def validate(source: str | os.PathLike[str] | io.TextIOBase, *, catalog: Hardwar
     seen: set[str] = set()
     for i, (line, row) in enumerate(rows):
         cid = (row.get("case_id") or "").strip() or f"line-{line}"
-        base = dict(case_id=cid, source_group=(row.get("source_group") or "").strip(), hardware=(row.get("hardware") or "").strip(), model=(row.get("model") or "").strip(),
+        base: dict[str, Any] = dict(case_id=cid, source_group=(row.get("source_group") or "").strip(), hardware=(row.get("hardware") or "").strip(), model=(row.get("model") or "").strip(),
                     engine=(row.get("engine") or "").strip(), scenario=(row.get("scenario") or "").strip(),
                     metric=(row.get("metric") or "").strip(), line=line)
         measured: float | None = None

@@ -57,6 +57,12 @@ def _usage_message(exc: Any) -> str:
 _BAD_PARAMETER = _exception_classes("BadParameter")
 
 
+def _bad_parameter(message: str, *, ctx: Any, param: Any) -> BaseException:
+    """click's ``BadParameter`` (the first copy found), which takes the context and parameter."""
+    cls: Any = _BAD_PARAMETER[0]
+    return cls(message, ctx=ctx, param=param)
+
+
 def _finite(value: Any) -> bool:
     items = value if isinstance(value, (list, tuple)) else (value,)
     return all(math.isfinite(v) for v in items if isinstance(v, float))
@@ -88,10 +94,10 @@ def require_finite_numbers(cmd: Any) -> None:
                 out = _process(ctx, value)
             except _BAD_PARAMETER:
                 if not _finite(_as_number(value)):  # 'nan' failing a range check: say why
-                    raise _BAD_PARAMETER[0]("not a finite number", ctx=ctx, param=_param) from None
+                    raise _bad_parameter("not a finite number", ctx=ctx, param=_param) from None
                 raise
             if not _finite(out):
-                raise _BAD_PARAMETER[0]("not a finite number", ctx=ctx, param=_param)
+                raise _bad_parameter("not a finite number", ctx=ctx, param=_param)
             return out
 
         param.process_value = checked

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -57,7 +57,7 @@ def dealer_plan(
         from suanli.market.db import database_files
         from suanli.viz.charts import check_plot_path
         check_plot_path(plot, protected=database_files(db) if chip is not None else ())
-    common = dict(weekly_sell_capacity=weekly_sell_capacity, lease_rate_week=lease_rate,
+    common: dict[str, Any] = dict(weekly_sell_capacity=weekly_sell_capacity, lease_rate_week=lease_rate,
                   lease_utilisation=lease_utilisation, lease_max_units=lease_max_units, storage_cost_week=storage_cost,
                   currency=currency, scenarios=scenario, scenario_files=scenario_file or (), weeks=weeks,
                   paths=paths, seed=seed)

@@ -110,7 +110,8 @@ def compare(
     if plot is not None:
         from suanli.viz.charts import frontier_chart
         fronts = res.frontiers
-        best = {c.hardware: (c.tok_s_per_user, c.output_tok_s_per_gpu) for c in res.chips if c.feasible}
+        best = {c.hardware: (c.tok_s_per_user, c.output_tok_s_per_gpu) for c in res.chips
+                if c.feasible and c.tok_s_per_user is not None and c.output_tok_s_per_gpu is not None}
         frontier_chart(fronts, plot, title=_title(res.model, isl, osl, ttft_ms, tpot_ms), best=best)
     if as_json:
         _render_search.print_json({**res.to_dict(), "as_of": day,

@@ -193,7 +193,8 @@ def own_surface(tables: KernelTables, system: str, kind: str, variant: str,
     sparse one (< MIN_ROWS rows) when another backend of the system has a full table."""
     found = [s for b in backends if (s := tables.surfaces.get((kind, system, b, variant)))]
     full = [s for s in found if s.n_rows >= MIN_ROWS]
-    return (full or found or [None])[0]
+    pick = full or found
+    return pick[0] if pick else None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -93,7 +93,8 @@ class Layout:
 
     def expand(self) -> "Layout":
         """Add a trailing axis so the layout broadcasts against a grid of batch sizes."""
-        return replace(self, **{n: np.asarray(getattr(self, n))[..., None] for n in _ARRAYS})
+        arrays: dict[str, Any] = {n: np.asarray(getattr(self, n))[..., None] for n in _ARRAYS}
+        return replace(self, **arrays)
 
     def take(self, index: Any) -> "Layout":
         return replace(self, **{n: np.asarray(getattr(self, n))[index] for n in _ARRAYS})

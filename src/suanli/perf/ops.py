@@ -34,7 +34,7 @@ github.com/deepseek-ai/DeepEP, "normal"/"low-latency" kernels).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -87,7 +87,7 @@ class OpTable:
 
     ops: tuple[Op, ...]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Op]:
         return iter(self.ops)
 
     def __len__(self) -> int:

@@ -62,7 +62,7 @@ def enumerate_space(model: ModelSpec, *, max_gpus: int, weights: Sequence[DType]
     (exactly ``exact_gpus`` when given): TP, PP, EP (= the TP group, or EP over
     data-parallel attention ranks), attention-DP -- one :class:`Space` per
     weight/KV precision (``precisions`` maps each pair to its kernel dtypes)."""
-    rows: list[tuple[int, int, int, int, DType, DType]] = []
+    rows: list[tuple[int, int, int, int, int, DType, DType]] = []
     for tp, pp in product(_POW2, _POW2 if allow_pp else (1,)):
         if tp * pp > max_gpus or pp > model.num_layers:
             continue
@@ -83,7 +83,7 @@ def enumerate_space(model: ModelSpec, *, max_gpus: int, weights: Sequence[DType]
                     validate_deployment(dep, model)
                 except InvalidInput:
                     continue
-                rows.append((gpus, tp, pp, ep, dp, w, k))  # type: ignore[arg-type]
+                rows.append((gpus, tp, pp, ep, dp, w, k))
     if not rows:
         raise InvalidInput(f"no valid layout of {model.id} on at most {max_gpus} GPUs"
                            + (f" (exactly {exact_gpus})" if exact_gpus else ""), field="gpus")

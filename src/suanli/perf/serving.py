@@ -403,8 +403,9 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
         tpot = _f(sum(parts.values()))
     else:  # offline (unknown request count) or server: steady state of a saturated or Poisson-loaded engine
         queue_wait = 0.0
+        rate_req_s = float(wl.request_rate or 0.0)  # whole deployment; Workload requires it for "server"
         if scen == "server":
-            lam = float(wl.request_rate) / replicas
+            lam = rate_req_s / replicas
             q = e.server_queue(np.asarray(cap), np.asarray(lam))
             b, saturated = _f(q["batch"]), bool(np.asarray(q["saturated"]).reshape(-1)[0])
             # a Poisson arrival finds the time-average b others (PASTA) and decodes with them;
@@ -420,7 +421,7 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
             tpot, queue_wait = _f(q["tpot"]), _f(q["queue_wait"])
             ttft = ttft + queue_wait
         # offline and saturated: the batch is the engine's full batch (n_dec == b)
-        inst_rate = b / tpot if scen == "offline" or saturated else float(wl.request_rate) / replicas * osl
+        inst_rate = b / tpot if scen == "offline" or saturated else rate_req_s / replicas * osl
         if saturated:
             ttft = None
             warnings.append(f"saturated: {wl.request_rate:g} req/s exceeds the predicted capacity "

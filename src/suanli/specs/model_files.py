@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 MODELS_PATH_ENV = "SUANLI_MODELS_PATH"
 
@@ -132,6 +132,7 @@ def local_configs(env: Mapping[str, str] | None = None, home: Path | None = None
     order (a model found twice is listed once, where it was found first)."""
     seen: set[str] = set()
     out: list[LocalConfig] = []
+    sources: list[tuple[Path, str, Callable[[Path], Iterator[tuple[str, Path]]]]]
     sources = [(d, MODELS_PATH_ENV, _models_dir) for d in models_path_dirs(env)]
     sources += [(d, "Hugging Face cache", _hf_repos) for d in hf_cache_dirs(env, home)]
     for folder, where, scan in sources:

@@ -202,6 +202,9 @@ def _parse(cfg: Mapping[str, Any], *, model_id: str, origin: str) -> ModelSpec:
     local = next((k for k in ("sliding", "chunked") if k in kinds), None)
     if local:
         span = window if local == "sliding" else cfg.get("attention_chunk_size")
+        if span is None:
+            raise ConfigError(f"{where}: {local} attention layers without a window size "
+                              f"(attention_chunk_size)", field="attention_chunk_size")
         common.update(sliding_window=int(span), num_sliding_layers=attn_plan.count(local), local_attention=local)
     if "linear" in kinds:
         if mtype not in _LINEAR_TYPES:

@@ -173,7 +173,7 @@ def cost_chart(rep: Any, path: str | Path) -> Path:
     fig, axes = plt.subplots(len(heights), 1, figsize=(10, sum(heights) + 0.35 * len(left) + 0.6), dpi=120,
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     ax = axes[0][0]
-    font = {"family": [cjk, "DejaVu Sans"]} if cjk else {}
+    font: dict[str, Any] = {"family": [cjk, "DejaVu Sans"]} if cjk else {}
     names = [(c["name"] if cjk else c["name_en"]) + ("" if c["obtainable"] else f"\n(not obtainable {data['as_of']})")
              for c in rows]
     y = list(range(len(rows)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from importlib.resources import files
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, MutableMapping
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -100,7 +100,7 @@ async def _touch(app: FastAPI, path: str) -> None:
         await done.wait()  # a real client stays connected until the response is complete
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             done.set()
 

@@ -103,8 +103,9 @@ def _allowed_methods(app: FastAPI, path: str) -> list[str]:
     methods: set[str] = set()
     for route in app.routes:
         regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(path) and getattr(route, "methods", None):
-            methods |= set(route.methods)
+        route_methods = getattr(route, "methods", None)
+        if regex is not None and regex.match(path) and route_methods:
+            methods |= set(route_methods)
     return sorted(methods)
 
 

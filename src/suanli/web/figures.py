@@ -65,7 +65,7 @@ def accuracy(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if c["status"] == "ok":
             family = "throughput (tok/s/GPU)" if c["metric"].endswith("_tok_s") else c["metric"]
             groups.setdefault(family, []).append(c)
-    traces = [{"type": "scatter", "mode": "markers", "name": name, "x": [c["measured"] for c in rows],
+    traces: list[dict[str, Any]] = [{"type": "scatter", "mode": "markers", "name": name, "x": [c["measured"] for c in rows],
                "y": [c["predicted"] for c in rows],
                "text": [f"{c['case_id']}<br>{c['hardware']} · {c['model']} · {c['engine']}<br>"
                         f"error {100 * c['ape']:.0f} %" for c in rows],

@@ -7,7 +7,7 @@ in memory (a repeated request, or the JSON twin of a page just shown, costs noth
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -69,7 +69,8 @@ def _key(kw: dict[str, Any]) -> tuple[Any, ...]:
 def _compare(key: tuple[Any, ...]) -> Any:
     from suanli.app.compare import compare
 
-    return compare(backend="serial", **{k: list(v) if isinstance(v, tuple) else v for k, v in key})
+    kw: dict[str, Any] = {k: list(v) if isinstance(v, tuple) else v for k, v in key}
+    return compare(backend="serial", **kw)
 
 
 def _frontier_dict(f: Any, labels: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def compare_data(search: dict[str, Any], tgt: dict[str, Any], as_of: str | None 
             **_availability(chips, as_of)}
 
 
-def _economics(res: Any, query: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _economics(res: Any, query: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
     """¥ per million tokens per chip where the economics use cases are installed."""
     if deps.optional("suanli.app.economics") is None:
         return {}
@@ -153,7 +154,7 @@ def _form(request: Request) -> dict[str, Any]:
             pass
     chips = sorted(deps.labels(cat).values(), key=lambda lab: (lab["id"] not in defaults, lab["vendor"], lab["id"]))
     return {"models": bundled_model_ids(), "chips": chips, "chosen": chosen_ids, "defaults": set(defaults),
-            "engines": Engine.__args__, "dtypes": WeightDType.__args__}
+            "engines": get_args(Engine), "dtypes": get_args(WeightDType)}
 
 
 @router.get("/compare", include_in_schema=False)

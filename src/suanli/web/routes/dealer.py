@@ -104,8 +104,8 @@ def api_dealer_market(
 
 def page_params(
     price: Annotated[float, Query(gt=0, le=1e10, allow_inf_nan=False)] = EXAMPLE["price"],
-    weekly_sell_capacity: Annotated[int, Query(ge=1, le=MAX_UNITS)] = EXAMPLE["weekly_sell_capacity"],
-    units: Annotated[int, Query(ge=1, le=MAX_UNITS)] = EXAMPLE["units"],
+    weekly_sell_capacity: Annotated[int, Query(ge=1, le=MAX_UNITS)] = int(EXAMPLE["weekly_sell_capacity"]),
+    units: Annotated[int, Query(ge=1, le=MAX_UNITS)] = int(EXAMPLE["units"]),
     unit_cost: Annotated[float, Query(ge=0, le=1e10, allow_inf_nan=False)] = EXAMPLE["unit_cost"],
     financing_rate: Annotated[float, Query(ge=0, lt=1, allow_inf_nan=False)] = EXAMPLE["financing_rate"],
     lease_rate: Money = 0.0, lease_utilisation: Annotated[float, Query(ge=0, le=1, allow_inf_nan=False)] = 0.0,

@@ -111,7 +111,7 @@ def _chip_cost(model: str, hw: str, isl: float, osl: float, ttft: float | None, 
             "server_price": c.get("server_price"), "note": "; ".join(c.get("notes") or [])}
 
 
-def compare_economics(res: Any, query: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def compare_economics(res: Any, query: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
     """Owned (and leased) ¥ per million tokens, blended input+output, per feasible chip of a
     comparison, with the cost model's sourced defaults.  Chips without a dated price get a note."""
     kw = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in query.items()

@@ -18,7 +18,8 @@ router = APIRouter(prefix="/api", tags=["performance"])
 
 Engine = Literal[ENGINES]  # type: ignore[valid-type]
 Scenario = Literal[SCENARIOS]  # type: ignore[valid-type]
-WeightDType = Literal[tuple(d.value for d in DType)]  # type: ignore[valid-type]
+_WEIGHT_DTYPES = tuple(d.value for d in DType)
+WeightDType = Literal[_WEIGHT_DTYPES]  # type: ignore[valid-type]
 KvDType = Literal["bf16", "fp16", "fp8"]
 Mode = Literal["calibrated", "roofline"]
 

@@ -8,7 +8,7 @@ Reports are deterministic for a request (and a date), so the last few are kept i
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -105,7 +105,7 @@ def _key(kw: dict[str, Any]) -> tuple[Any, ...]:
 def _report(key: tuple[Any, ...]) -> dict[str, Any]:
     from suanli.app.report import buyer_report
 
-    kw = {k: list(v) if isinstance(v, tuple) else v for k, v in key}
+    kw: dict[str, Any] = {k: list(v) if isinstance(v, tuple) else v for k, v in key}
     rep = buyer_report(kw["model"], workload=kw["workload"], chips=kw["hardware"], option=kw["option"],
                        currency=kw["currency"], as_of=kw["as_of"], prices=kw["prices"] or (),
                        include_grey=kw["include_grey"])
@@ -133,7 +133,7 @@ def _form(request: Request) -> dict[str, Any]:
     systems = [{"id": s.id, "name": s.name, "gpus": s.gpus} for s in load_systems(hardware=cat)
                if s.price_mid is not None and s.gpus]
     return {"models": bundled_model_ids(), "chips": chips, "chosen": chosen, "defaults": set(defaults),
-            "workloads": Workload.__args__, "systems": systems}
+            "workloads": get_args(Workload), "systems": systems}
 
 
 def _render(request: Request, template: str, params: dict[str, Any], extra: dict[str, Any]) -> Any:
