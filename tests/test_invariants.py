@@ -140,7 +140,7 @@ def assert_sane(r: ServingResult, rt: Runtime) -> None:
               "max_concurrency": r.max_concurrency, "batch": r.batch, "capacity_req_s": r.capacity_req_s}
     for name, value in values.items():
         assert math.isfinite(value) and value > 0, f"{name} = {value}"
-    for name, value in {**r.decode_breakdown, **r.prefill_breakdown}.items():
+    for name, value in {**r.decode_breakdown_s, **r.prefill_breakdown_s}.items():
         assert math.isfinite(value) and value >= 0, f"breakdown {name} = {value}"
     if r.saturated and r.scenario == "server":
         assert r.ttft_s is None          # a growing queue has no finite mean TTFT
@@ -383,7 +383,7 @@ def test_lightly_loaded_moe_server_tpot_example() -> None:
     chip = dict(mem_bw=1e12, bf16=100e12, link_bw=100e9, link_latency_s=10e-6, scaleout_bw=10e9)
     pf = platform(chip, Runtime(step_s=0.0, seq_s=0.0, layer_s=0.0, request_s=0.0))
     served = predict_serving(model, lay, pf, Workload(isl=1024, osl=256, scenario="server", request_rate=0.01))
-    assert served.tpot_s >= 6_058_172_416 / 1e12, served.decode_breakdown
+    assert served.tpot_s >= 6_058_172_416 / 1e12, served.decode_breakdown_s
     alone = predict_serving(model, lay, pf, Workload(isl=1024, osl=256, scenario="single-request", concurrency=1.0))
     assert alone.tpot_s >= 6_058_172_416 / 1e12
     assert served.tpot_s >= alone.tpot_s * (1 - SLACK)

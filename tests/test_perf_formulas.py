@@ -225,12 +225,12 @@ def test_plan_memory_max_sequences_llama_3_1_8b() -> None:
     m = load_model("meta-llama/Llama-3.1-8B")
     plan = plan_memory(m, lay(Deployment(gpus=1)), memory=80e9, mem_fraction=0.9, workspace=2e9,
                        context=4096)
-    assert plan.capacity == pytest.approx(72e9, rel=EXACT)
-    assert plan.kv_free == pytest.approx(53_939_485_696, rel=EXACT)
-    assert plan.kv_per_seq == pytest.approx(536_870_912, rel=EXACT)
+    assert plan.capacity_bytes == pytest.approx(72e9, rel=EXACT)
+    assert plan.kv_free_bytes == pytest.approx(53_939_485_696, rel=EXACT)
+    assert plan.kv_bytes_per_seq == pytest.approx(536_870_912, rel=EXACT)
     assert plan.max_seqs_per_instance == pytest.approx(53_939_485_696 / 536_870_912, rel=EXACT)
     assert 100 < plan.max_seqs_per_instance < 101
-    assert plan.fits and plan.shortfall == 0
+    assert plan.fits and plan.shortfall_bytes == 0
 
 
 def test_plan_memory_reports_shortfall_when_weights_do_not_fit() -> None:
@@ -243,7 +243,7 @@ def test_plan_memory_reports_shortfall_when_weights_do_not_fit() -> None:
                        context=1024)
     assert not plan.fits
     assert plan.max_seqs_per_instance == 0
-    assert plan.shortfall == pytest.approx(71_442_940_928, rel=EXACT)
+    assert plan.shortfall_bytes == pytest.approx(71_442_940_928, rel=EXACT)
 
 
 # --- collectives (alpha-beta) -----------------------------------------------------------

@@ -253,20 +253,20 @@ def predict(model: str | ModelSpec, hardware: str | Accelerator, *, strict_fit: 
     lim = pf.runtime.limits
     if strict_fit and not fits:
         short = float(plan_memory(spec, r.lay, memory=pf.hw.memory, mem_fraction=lim.mem_fraction,
-                                  workspace=lim.workspace_bytes, context=wl.isl + wl.osl).shortfall)
+                                  workspace=lim.workspace_bytes, context=wl.isl + wl.osl).shortfall_bytes)
         raise InsufficientMemory(
             f"{spec.id} ({dep.weight_dtype.value}) does not fit on {acc.id} with tp={dep.tp} pp={dep.pp}: "
-            f"{short / 1e9:.1f} GB per accelerator short (weights {res.memory.weights / 1e9:.1f} GB of "
-            f"{res.memory.capacity / 1e9:.1f} GB usable); use more GPUs, a larger --tp/--pp or a smaller --weight-dtype")
-    kv_used = res.memory.kv_per_seq * res.batch / max(1, dep.attn_dp)
+            f"{short / 1e9:.1f} GB per accelerator short (weights {res.memory.weights_bytes / 1e9:.1f} GB of "
+            f"{res.memory.capacity_bytes / 1e9:.1f} GB usable); use more GPUs, a larger --tp/--pp or a smaller --weight-dtype")
+    kv_used = res.memory.kv_bytes_per_seq * res.batch / max(1, dep.attn_dp)
     tpot = res.tpot_s
-    basis, per_kind, excess = kernel_basis(r, res.decode_breakdown)
+    basis, per_kind, excess = kernel_basis(r, res.decode_breakdown_s)
     sigma = math.hypot(pf.runtime.sigma, excess)
     band = (math.exp(-Z90 * sigma), math.exp(Z90 * sigma))
     if r.layout_reason:
         warnings.append(r.layout_reason)
     prior_ops = [n for n in ("linear_attn", "indexer") if any(op_kind(spec, k) == n and v > 0
-                                                             for k, v in res.decode_breakdown.items())]
+                                                             for k, v in res.decode_breakdown_s.items())]
     if prior_ops and not pf.speed_of_light:
         warnings.append(f"{' and '.join(prior_ops)} ops have no measured kernel table: costed with the roofline "
                         f"prior (see perf.opcost)")
@@ -278,13 +278,13 @@ def predict(model: str | ModelSpec, hardware: str | Accelerator, *, strict_fit: 
         ttft_ms=None if res.ttft_s is None else res.ttft_s * 1e3, tpot_ms=tpot * 1e3,
         output_tok_s_per_gpu=res.output_tok_s_per_gpu, total_tok_s_per_gpu=res.total_tok_s_per_gpu,
         input_tok_s_per_gpu=res.input_tok_s_per_gpu, tok_s_per_user=1.0 / tpot if tpot > 0 else 0.0,
-        batch_per_instance=res.batch, fits=fits, weights_gb_per_gpu=float(res.memory.weights) / 1e9,
+        batch_per_instance=res.batch, fits=fits, weights_gb_per_gpu=float(res.memory.weights_bytes) / 1e9,
         kv_gb_per_gpu=float(kv_used) / 1e9, max_concurrency=res.max_concurrency, mode=pf.runtime.mode,
         provenance=pf.runtime.provenance, band=band, bound=res.bound, system=r.system.id,
         unverified_hardware=acc.unverified, saturated=res.saturated, capacity_req_s=res.capacity_req_s,
         basis=basis, kernel_basis=per_kind, layout_reason=r.layout_reason,
         warnings=tuple(dict.fromkeys(warnings + list(res.warnings))),
-        decode_breakdown_ms={k: v * 1e3 for k, v in res.decode_breakdown.items()},
-        prefill_breakdown_ms={k: v * 1e3 for k, v in res.prefill_breakdown.items()},
+        decode_breakdown_ms={k: v * 1e3 for k, v in res.decode_breakdown_s.items()},
+        prefill_breakdown_ms={k: v * 1e3 for k, v in res.prefill_breakdown_s.items()},
         model_source=spec.origin,
     )

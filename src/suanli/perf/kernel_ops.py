@@ -144,7 +144,7 @@ FEATURES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 TINY = 2.0**-10  # floor for log2 of features that may be zero/fractional
 
 
-def _f(x: Any) -> np.ndarray:
+def _as_array(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
@@ -165,21 +165,21 @@ def compute_key(kind: str, variant: str) -> str:
 
 def gemm_work(variant: str, m: Any, n: Any, k: Any) -> tuple[np.ndarray, np.ndarray]:
     _, ab, wb = GEMM_VARIANTS[variant]
-    m, n, k = _f(m), _f(n), _f(k)
+    m, n, k = _as_array(m), _as_array(n), _as_array(k)
     return 2.0 * m * n * k, m * k * ab + n * k * wb + m * n * ACT_BYTES
 
 
 def moe_pairs(tokens: Any, topk: Any, moe_ep: Any) -> np.ndarray:
     """Token-expert pairs one GPU computes (balanced routing)."""
-    return _f(tokens) * _f(topk) / _f(moe_ep)
+    return _as_array(tokens) * _as_array(topk) / _as_array(moe_ep)
 
 
 def moe_work(variant: str, tokens: Any, hidden: Any, inter: Any, topk: Any, num_experts: Any,
              moe_tp: Any, moe_ep: Any) -> tuple[np.ndarray, np.ndarray]:
     _, ab, wb = MOE_VARIANTS[variant]
-    h, i_loc = _f(hidden), _f(inter) / _f(moe_tp)
+    h, i_loc = _as_array(hidden), _as_array(inter) / _as_array(moe_tp)
     pairs = moe_pairs(tokens, topk, moe_ep)
-    local = _f(num_experts) / _f(moe_ep)
+    local = _as_array(num_experts) / _as_array(moe_ep)
     touched = np.minimum(local, pairs)  # balanced routing touches min(E_local, pairs) experts
     flops = 6.0 * pairs * h * i_loc     # gate+up (2*i) and down (i) GEMMs, 2 FLOPs per MAC
     weights = touched * 3.0 * h * i_loc * wb
@@ -195,14 +195,14 @@ def _pairs(batch: np.ndarray, isl: np.ndarray, prefix: np.ndarray) -> np.ndarray
 def isl_equivalent(isl: Any, prefix: Any) -> np.ndarray:
     """Prompt length of a prefix-free causal prefill with the same pairs per sequence:
     sqrt(isl * (isl + 2 * prefix)); equals isl without a prefix."""
-    isl, prefix = _f(isl), _f(prefix)
+    isl, prefix = _as_array(isl), _as_array(prefix)
     return np.sqrt(isl * (isl + 2.0 * prefix))
 
 
 def attn_prefill_work(variant: str, batch: Any, isl: Any, num_heads: Any, num_kv_heads: Any,
                       head_dim: Any, prefix: Any = 0.0) -> tuple[np.ndarray, np.ndarray]:
     kvb = KV_VARIANTS[variant]
-    b, s, h, kvh, d, p = (_f(x) for x in (batch, isl, num_heads, num_kv_heads, head_dim, prefix))
+    b, s, h, kvh, d, p = (_as_array(x) for x in (batch, isl, num_heads, num_kv_heads, head_dim, prefix))
     flops = 4.0 * h * d * _pairs(b, s, p)
     nbytes = 2.0 * b * s * h * d * ACT_BYTES + 2.0 * b * (s + p) * kvh * d * kvb
     return flops, nbytes
@@ -211,7 +211,7 @@ def attn_prefill_work(variant: str, batch: Any, isl: Any, num_heads: Any, num_kv
 def attn_decode_work(variant: str, batch: Any, ctx: Any, num_heads: Any, num_kv_heads: Any,
                      head_dim: Any) -> tuple[np.ndarray, np.ndarray]:
     kvb = KV_VARIANTS[variant]
-    b, c, h, kvh, d = (_f(x) for x in (batch, ctx, num_heads, num_kv_heads, head_dim))
+    b, c, h, kvh, d = (_as_array(x) for x in (batch, ctx, num_heads, num_kv_heads, head_dim))
     flops = 4.0 * b * h * d * c
     nbytes = 2.0 * b * kvh * d * c * kvb + 2.0 * b * h * d * ACT_BYTES
     return flops, nbytes
@@ -219,7 +219,7 @@ def attn_decode_work(variant: str, batch: Any, ctx: Any, num_heads: Any, num_kv_
 
 def mla_prefill_work(variant: str, batch: Any, isl: Any, num_heads: Any,
                      prefix: Any = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    b, s, h, p = (_f(x) for x in (batch, isl, num_heads, prefix))
+    b, s, h, p = (_as_array(x) for x in (batch, isl, num_heads, prefix))
     flops = 2.0 * h * _pairs(b, s, p) * (MLA_QK + MLA_V)
     nbytes = (b * s * h * (MLA_QK + MLA_V) + b * (s + p) * h * (MLA_QK + MLA_V)) * ACT_BYTES
     return flops, nbytes
@@ -228,61 +228,61 @@ def mla_prefill_work(variant: str, batch: Any, isl: Any, num_heads: Any,
 def mla_decode_work(variant: str, batch: Any, ctx: Any,
                     num_heads: Any) -> tuple[np.ndarray, np.ndarray]:
     kvb = KV_VARIANTS[variant]
-    b, c, h = _f(batch), _f(ctx), _f(num_heads)
+    b, c, h = _as_array(batch), _as_array(ctx), _as_array(num_heads)
     flops = 2.0 * b * h * c * (MLA_LATENT + MLA_KV_LORA)
     nbytes = b * c * MLA_LATENT * kvb + b * h * (MLA_LATENT + MLA_KV_LORA) * ACT_BYTES
     return flops, nbytes
 
 
 def allreduce_work(variant: str, nbytes: Any, n: Any) -> tuple[np.ndarray, np.ndarray]:
-    n = _f(n)
-    link = np.where(n > 1, 2.0 * (n - 1.0) / np.maximum(n, 1.0), 0.0) * _f(nbytes)
+    n = _as_array(n)
+    link = np.where(n > 1, 2.0 * (n - 1.0) / np.maximum(n, 1.0), 0.0) * _as_array(nbytes)
     return np.zeros_like(link), link
 
 
 def alltoall_work(variant: str, nbytes: Any, n: Any) -> tuple[np.ndarray, np.ndarray]:
-    n = _f(n)
-    link = np.where(n > 1, (n - 1.0) / np.maximum(n, 1.0), 0.0) * _f(nbytes)
+    n = _as_array(n)
+    link = np.where(n > 1, (n - 1.0) / np.maximum(n, 1.0), 0.0) * _as_array(nbytes)
     return np.zeros_like(link), link
 
 
 # --- features: log2 coordinates of the efficiency surfaces --------------------------------
 
 def gemm_features(m: Any, n: Any, k: Any) -> tuple[np.ndarray, ...]:
-    return _log2(_f(m)), _log2(_f(n)), _log2(_f(k))
+    return _log2(_as_array(m)), _log2(_as_array(n)), _log2(_as_array(k))
 
 
 def moe_features(tokens: Any, hidden: Any, inter: Any, topk: Any, num_experts: Any,
                  moe_tp: Any, moe_ep: Any) -> tuple[np.ndarray, ...]:
-    per_expert = _f(tokens) * _f(topk) / _f(num_experts)
-    return (_log2(per_expert), _log2(_f(num_experts) / _f(moe_ep)),
-            _log2(_f(hidden) * _f(inter) / _f(moe_tp)))
+    per_expert = _as_array(tokens) * _as_array(topk) / _as_array(num_experts)
+    return (_log2(per_expert), _log2(_as_array(num_experts) / _as_array(moe_ep)),
+            _log2(_as_array(hidden) * _as_array(inter) / _as_array(moe_tp)))
 
 
 def attn_prefill_features(batch: Any, isl: Any, num_heads: Any, num_kv_heads: Any,
                           head_dim: Any, prefix: Any = 0.0) -> tuple[np.ndarray, ...]:
-    return (_log2(_f(batch) * _f(num_heads)), _log2(isl_equivalent(isl, prefix)),
-            _log2(_f(head_dim)))
+    return (_log2(_as_array(batch) * _as_array(num_heads)), _log2(isl_equivalent(isl, prefix)),
+            _log2(_as_array(head_dim)))
 
 
 def attn_decode_features(batch: Any, ctx: Any, num_heads: Any, num_kv_heads: Any,
                          head_dim: Any) -> tuple[np.ndarray, ...]:
-    kvh = np.maximum(_f(num_kv_heads), 1.0)
-    return (_log2(_f(batch) * kvh), _log2(_f(ctx)), _log2(_f(num_heads) / kvh),
-            _log2(_f(head_dim)))
+    kvh = np.maximum(_as_array(num_kv_heads), 1.0)
+    return (_log2(_as_array(batch) * kvh), _log2(_as_array(ctx)), _log2(_as_array(num_heads) / kvh),
+            _log2(_as_array(head_dim)))
 
 
 def mla_prefill_features(batch: Any, isl: Any, num_heads: Any,
                          prefix: Any = 0.0) -> tuple[np.ndarray, ...]:
-    return _log2(_f(batch)), _log2(isl_equivalent(isl, prefix)), _log2(_f(num_heads))
+    return _log2(_as_array(batch)), _log2(isl_equivalent(isl, prefix)), _log2(_as_array(num_heads))
 
 
 def mla_decode_features(batch: Any, ctx: Any, num_heads: Any) -> tuple[np.ndarray, ...]:
-    return _log2(_f(batch)), _log2(_f(ctx)), _log2(_f(num_heads))
+    return _log2(_as_array(batch)), _log2(_as_array(ctx)), _log2(_as_array(num_heads))
 
 
 def comm_features(nbytes: Any, n: Any) -> tuple[np.ndarray, ...]:
-    return _log2(_f(nbytes)), _log2(_f(n))
+    return _log2(_as_array(nbytes)), _log2(_as_array(n))
 
 
 WorkFn = Callable[..., "tuple[np.ndarray, np.ndarray]"]

@@ -117,22 +117,23 @@ def state_bytes_per_sequence(model: ModelSpec, lay: Layout) -> Any:
 
 @dataclass(frozen=True, kw_only=True)
 class MemoryPlan:
-    capacity: Any          # bytes per accelerator usable by the engine
-    weights: Any           # bytes per accelerator
-    workspace: Any
-    kv_free: Any           # bytes per accelerator left for the KV cache (may be < 0)
-    kv_per_seq: Any        # bytes per sequence at the planning context
+    capacity_bytes: Any    # per accelerator, usable by the engine
+    weights_bytes: Any     # per accelerator
+    workspace_bytes: Any   # per accelerator (activations, CUDA graphs, ...)
+    kv_free_bytes: Any     # per accelerator, left for the KV cache (may be < 0)
+    kv_bytes_per_seq: Any  # per sequence at the planning context
     max_seqs_per_instance: Any  # sequences one model instance can hold
 
     @property
     def fits(self) -> Any:
-        ok = (np.asarray(self.kv_free) > 0) & (np.asarray(self.max_seqs_per_instance) >= 1)
+        ok = (np.asarray(self.kv_free_bytes) > 0) & (np.asarray(self.max_seqs_per_instance) >= 1)
         return bool(ok) if ok.ndim == 0 else ok
 
     @property
-    def shortfall(self) -> Any:
+    def shortfall_bytes(self) -> Any:
         """Bytes per accelerator missing to hold the weights plus one sequence."""
-        return np.maximum(0.0, self.weights + self.workspace + self.kv_per_seq - self.capacity)
+        return np.maximum(0.0, self.weights_bytes + self.workspace_bytes + self.kv_bytes_per_seq
+                          - self.capacity_bytes)
 
 
 def plan_memory(model: ModelSpec, lay: Layout, *, memory: float, mem_fraction: float,
@@ -148,5 +149,5 @@ def plan_memory(model: ModelSpec, lay: Layout, *, memory: float, mem_fraction: f
     kv_free = cap - w - workspace
     per_seq = kv_bytes_per_sequence(model, lay, context)
     seqs = np.maximum(0.0, kv_free) / np.maximum(per_seq, 1e-30) * lay.attn_dp
-    return MemoryPlan(capacity=cap, weights=w, workspace=workspace, kv_free=kv_free,
-                      kv_per_seq=per_seq, max_seqs_per_instance=seqs)
+    return MemoryPlan(capacity_bytes=cap, weights_bytes=w, workspace_bytes=workspace, kv_free_bytes=kv_free,
+                      kv_bytes_per_seq=per_seq, max_seqs_per_instance=seqs)

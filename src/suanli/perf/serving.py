@@ -260,20 +260,20 @@ class ServingResult:
     max_concurrency: float          # sequences the whole deployment can hold
     capacity_req_s: float           # requests/s the whole deployment sustains at its batch limit
     memory: MemoryPlan
-    decode_breakdown: dict[str, float] = field(default_factory=dict)
-    prefill_breakdown: dict[str, float] = field(default_factory=dict)
+    decode_breakdown_s: dict[str, float] = field(default_factory=dict)
+    prefill_breakdown_s: dict[str, float] = field(default_factory=dict)
     saturated: bool = False
     warnings: tuple[str, ...] = ()
 
     @property
     def bound(self) -> str:
         """Dominant op of a decode step (where time goes)."""
-        if not self.decode_breakdown:
+        if not self.decode_breakdown_s:
             return "unknown"
-        return max(self.decode_breakdown.items(), key=lambda kv: kv[1])[0]
+        return max(self.decode_breakdown_s.items(), key=lambda kv: kv[1])[0]
 
 
-def _f(x: Any) -> float:
+def _scalar(x: Any) -> float:
     try:
         return float(x)            # Python and numpy scalars, 0-d arrays
     except TypeError:
@@ -281,9 +281,10 @@ def _f(x: Any) -> float:
 
 
 def _scalar_plan(plan: MemoryPlan) -> MemoryPlan:
-    return MemoryPlan(capacity=_f(plan.capacity), weights=_f(plan.weights), workspace=_f(plan.workspace),
-                      kv_free=_f(plan.kv_free), kv_per_seq=_f(plan.kv_per_seq),
-                      max_seqs_per_instance=_f(plan.max_seqs_per_instance))
+    return MemoryPlan(capacity_bytes=_scalar(plan.capacity_bytes), weights_bytes=_scalar(plan.weights_bytes),
+                      workspace_bytes=_scalar(plan.workspace_bytes), kv_free_bytes=_scalar(plan.kv_free_bytes),
+                      kv_bytes_per_seq=_scalar(plan.kv_bytes_per_seq),
+                      max_seqs_per_instance=_scalar(plan.max_seqs_per_instance))
 
 
 def _rows(parts: dict[str, Any], n: int) -> list[dict[str, Any]]:
@@ -307,8 +308,8 @@ def _steady_once(e: Instance, n_dec: float, prompts: float, waiting: bool, burst
     requests/s of the instance)."""
     others = max(n_dec - 1.0, 0.0)
     lump = max(prompts, 1.0)
-    c1, tok1, seq1, pre1, done1 = (_f(v) for v in e.prompt_load(1.0))
-    cb, tokb, seqb, preb, doneb = (_f(v) for v in e.prompt_load(max(burst, 1.0)))
+    c1, tok1, seq1, pre1, done1 = (_scalar(v) for v in e.prompt_load(1.0))
+    cb, tokb, seqb, preb, doneb = (_scalar(v) for v in e.prompt_load(max(burst, 1.0)))
     full = cap if cap is not None else n_dec
     lump_cap = max(full / e.osl, 1.0)
     n = np.array([n_dec, n_dec, others, 0.0, burst / 2.0, full, full])
@@ -324,7 +325,7 @@ def _steady_once(e: Instance, n_dec: float, prompts: float, waiting: bool, burst
     burst_ttft = cb * sum(rows[4].values()) * (cb + 1.0) / (2.0 * cb)
     return {"tpot": m["mean"], "ttft": e.pf.runtime.request_s + wait + prompt, "parts": m["parts"],
             "prefill": rows[3], "burst_ttft": e.pf.runtime.request_s + burst_ttft,
-            "capacity": full / _f(at_cap["mean"]) / e.osl}
+            "capacity": full / _scalar(at_cap["mean"]) / e.osl}
 
 
 def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -> ServingResult:
@@ -334,10 +335,10 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
     warnings: list[str] = []
     plan, one = (_scalar_plan(p) for p in e.plans())
     if not one.fits:
-        warnings.append(f"does not fit: {one.shortfall / 1e9:.1f} GB per accelerator short "
-                        f"(weights {one.weights / 1e9:.1f} GB + workspace + one sequence's KV "
-                        f"vs {one.capacity / 1e9:.1f} GB usable)")
-    cap = _f(e.batch_cap(plan))
+        warnings.append(f"does not fit: {one.shortfall_bytes / 1e9:.1f} GB per accelerator short "
+                        f"(weights {one.weights_bytes / 1e9:.1f} GB + workspace + one sequence's KV "
+                        f"vs {one.capacity_bytes / 1e9:.1f} GB usable)")
+    cap = _scalar(e.batch_cap(plan))
     replicas = max(1, int(lay.scalar("replicas")))
     gpus = lay.scalar("gpus")
     scen = wl.scenario
@@ -357,7 +358,7 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
         n_req = float(wl.num_requests) / active if wl.num_requests else None
         wave = min(n_req, b) if n_req else 0.0
         m = _steady_once(e, b, max(b - 1.0, 0.0) / osl, b > 1.0, burst=wave, cap=cap)
-        tpot, ttft_ss, parts, prefill = _f(m["tpot"]), _f(m["ttft"]), m["parts"], m["prefill"]
+        tpot, ttft_ss, parts, prefill = _scalar(m["tpot"]), _scalar(m["ttft"]), m["parts"], m["prefill"]
         capacity = m["capacity"] * replicas
         cycle = ttft_ss + (osl - 1.0) * tpot
         req_rate = active * b / cycle
@@ -372,7 +373,7 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
             # the first requests arrive at once (initial burst: their prompts share the first
             # steps); the others start as earlier ones finish.  Offline, request j waits
             # floor(j / b) whole cycles for a slot.
-            burst = _f(m["burst_ttft"])
+            burst = _scalar(m["burst_ttft"])
             waves = n_req / b
             later = max(n_req - wave, 0.0)
             queue = cycle * waves / 2.0 if scen == "offline" else 0.0
@@ -382,17 +383,17 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
         out, inp = req_rate * osl / gpus, req_rate * isl / gpus
         total = out + inp
     elif scen == "decode-only":
-        cap = _f(e.batch_cap(plan, decode_only=True))
+        cap = _scalar(e.batch_cap(plan, decode_only=True))
         b = min(float(wl.concurrency) / replicas, cap) if wl.concurrency else cap
         parts = e.parts(b)
-        tpot = _f(sum(parts.values()))
-        ttft = rt.request_s + _f(e.prompt_time(0.0))
+        tpot = _scalar(sum(parts.values()))
+        ttft = rt.request_s + _scalar(e.prompt_time(0.0))
         out = b / tpot * replicas / gpus
         capacity = out * gpus / osl
         total, inp = out, 0.0
     elif scen == "prefill-only":
         seqs = float(wl.concurrency) / replicas if wl.concurrency else max(1.0, e.limits.max_batched_tokens / isl)
-        t_prompt = _f(e.prompt_time(0.0, seqs))
+        t_prompt = _scalar(e.prompt_time(0.0, seqs))
         ttft = rt.request_s + t_prompt
         out = seqs / t_prompt * replicas / gpus
         capacity = out * gpus
@@ -400,25 +401,25 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
         total = inp + out
         b = 0.0
         parts = e.parts(1.0)
-        tpot = _f(sum(parts.values()))
+        tpot = _scalar(sum(parts.values()))
     else:  # offline (unknown request count) or server: steady state of a saturated or Poisson-loaded engine
         queue_wait = 0.0
         rate_req_s = float(wl.request_rate or 0.0)  # whole deployment; Workload requires it for "server"
         if scen == "server":
             lam = rate_req_s / replicas
             q = e.server_queue(np.asarray(cap), np.asarray(lam))
-            b, saturated = _f(q["batch"]), bool(np.asarray(q["saturated"]).reshape(-1)[0])
+            b, saturated = _scalar(q["batch"]), bool(np.asarray(q["saturated"]).reshape(-1)[0])
             # a Poisson arrival finds the time-average b others (PASTA) and decodes with them;
             # a full batch already counts it
             n_dec = b if saturated else min(b + 1.0, max(cap, b))
         else:
             b = n_dec = cap
         m = _steady_once(e, n_dec, b / osl, True, cap=cap)
-        tpot, ttft, parts, prefill = _f(m["tpot"]), _f(m["ttft"]), m["parts"], m["prefill"]
+        tpot, ttft, parts, prefill = _scalar(m["tpot"]), _scalar(m["ttft"]), m["parts"], m["prefill"]
         capacity = m["capacity"] * replicas
         if scen == "server" and not saturated:
             # Little's law on the queue model: the token-weighted mean step, and the wait for a slot
-            tpot, queue_wait = _f(q["tpot"]), _f(q["queue_wait"])
+            tpot, queue_wait = _scalar(q["tpot"]), _scalar(q["queue_wait"])
             ttft = ttft + queue_wait
         # offline and saturated: the batch is the engine's full batch (n_dec == b)
         inst_rate = b / tpot if scen == "offline" or saturated else rate_req_s / replicas * osl
@@ -437,8 +438,8 @@ def predict_serving(model: ModelSpec, lay: Layout, pf: Platform, wl: Workload) -
         scenario=scen, batch=float(b), ttft_s=None if ttft is None else float(ttft), tpot_s=tpot,
         output_tok_s_per_gpu=float(out), total_tok_s_per_gpu=float(total), input_tok_s_per_gpu=float(inp),
         max_concurrency=float(plan.max_seqs_per_instance * replicas), capacity_req_s=float(capacity), memory=plan,
-        decode_breakdown={k: _f(v) for k, v in parts.items()},
-        prefill_breakdown={k: _f(v) for k, v in (prefill or e.parts(0.0, isl, 1.0)).items()},
+        decode_breakdown_s={k: _scalar(v) for k, v in parts.items()},
+        prefill_breakdown_s={k: _scalar(v) for k, v in (prefill or e.parts(0.0, isl, 1.0)).items()},
         saturated=saturated, warnings=tuple(warnings),
     )
 
