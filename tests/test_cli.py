@@ -186,10 +186,11 @@ def test_missing_config_path(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("flags", "needles"), [
     (["--isl", "abc"], ("--isl",)),
-    (["--isl", "-5"], ("--isl", "at least 1 token")),
-    (["--osl", "0"], ("--osl", "at least 1 token")),
-    (["--isl", "0.5"], ("--isl", "at least 1 token")),
-    (["--isl", "1e12"], ("--isl", "absurd")),
+    # declared bounds (suanli.app.params): one message, the same as the API's and the Python API's
+    (["--isl", "-5"], ("--isl must be a finite number between 1 and 1048576, got -5",)),
+    (["--osl", "0"], ("--osl must be a finite number between 1 and 1048576",)),
+    (["--isl", "0.5"], ("--isl must be a finite number between 1 and 1048576",)),
+    (["--isl", "1e12"], ("--isl must be a finite number between 1 and 1048576",)),
     (["--isl", "nan"], ("--isl",)),
     (["--gpus", "two"], ("--gpus",)),
     (["--gpus", "0"], ("--gpus",)),
@@ -199,12 +200,12 @@ def test_missing_config_path(tmp_path: Path) -> None:
     (["--concurrency", "0"], ("--concurrency",)),
     (["--concurrency", "4", "--request-rate", "2"], ("--concurrency", "--request-rate")),
     (["--scenario", "server"], ("--request-rate",)),
-    (["--scenario", "bogus"], ("scenario 'bogus'",)),
+    (["--scenario", "bogus"], ("--scenario must be one of", "'bogus'")),
     (["--weight-dtype", "fp3"], ("weight_dtype 'fp3'",)),
     (["--kv-dtype", "int4"], ("--kv-dtype",)),
-    (["--engine", "tgi"], ("engine 'tgi'", "vllm")),
+    (["--engine", "tgi"], ("--engine must be one of", "'tgi'", "vllm")),
     (["--system", "nope"], ("unknown system 'nope'",)),
-    (["--mode", "guess"], ("mode 'guess'",)),
+    (["--mode", "guess"], ("--mode must be one of", "'guess'")),
     (["--hardware-file", "/nonexistent/chips.csv"], ("no such file",)),
     (["--bogus-flag"], ("--bogus-flag",)),
 ])

@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from suanli.app import params as P
 from suanli.app.calibration import Calibration, load_calibration
 from suanli.app.platform import platform_for
 from suanli.errors import InsufficientMemory, InvalidInput
@@ -150,12 +151,14 @@ class Resolved:
         return Instance(model=self.spec, lay=self.lay, pf=self.pf, isl=float(self.wl.isl), osl=float(self.wl.osl))
 
 
-def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | None = None,
-            tp: int | None = None, pp: int | None = None, ep: int | None = None, dp_attention: int | None = None,
-            weight_dtype: str | DType | None = None, kv_dtype: str | DType | None = None,
-            isl: float = 1024, osl: float = 256, concurrency: float | None = None,
-            request_rate: float | None = None, scenario: str | None = None, num_requests: int | None = None,
-            engine: str = "vllm", system: str | System | None = None, mode: str = "calibrated",
+def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | None = P.GPUS.default,
+            tp: int | None = P.TP.default, pp: int | None = P.PP.default, ep: int | None = P.EP.default,
+            dp_attention: int | None = P.DP_ATTENTION.default,
+            weight_dtype: str | DType | None = P.WEIGHT_DTYPE.default, kv_dtype: str | DType | None = P.KV_DTYPE.default,
+            isl: float = P.ISL.default, osl: float = P.OSL.default, concurrency: float | None = P.CONCURRENCY.default,
+            request_rate: float | None = P.REQUEST_RATE.default, scenario: str | None = P.SCENARIO.default,
+            num_requests: int | None = P.NUM_REQUESTS.default, engine: str = P.ENGINE.default,
+            system: str | System | None = P.SYSTEM.default, mode: str = P.MODE.default,
             catalog: HardwareCatalog | None = None, systems: SystemCatalog | None = None,
             calibration: Calibration | None = None) -> Resolved:
     """Resolve names, defaults and calibration into a :class:`Resolved` deployment.
@@ -164,7 +167,11 @@ def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
     operator would run for the scenario is chosen among those that fit
     (:mod:`suanli.app.layout_choice`) and ``layout_reason`` says which and
     why; precisions default to the checkpoint's (weights) and the engine's default KV
-    format (:func:`default_kv_dtype`)."""
+    format (:func:`default_kv_dtype`).  Bounds of the declared parameters
+    (:mod:`suanli.app.params`) are checked first, with their one message."""
+    P.check(dict(gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention, isl=isl, osl=osl,
+                 concurrency=concurrency, request_rate=request_rate, scenario=scenario, num_requests=num_requests,
+                 engine=engine, mode=mode))
     catalog = catalog or load_hardware()
     cal = calibration or load_calibration()
     acc = hardware if isinstance(hardware, Accelerator) else catalog.get(hardware)
@@ -234,18 +241,27 @@ def kernel_basis(r: Resolved, breakdown: dict[str, float]) -> tuple[str, dict[st
 MEASURED_SIGMA = 0.08
 
 
-def predict(model: str | ModelSpec, hardware: str | Accelerator, *, strict_fit: bool = True,
-            **kwargs: Any) -> Prediction:
-    """Predict serving performance of ``model`` on ``hardware`` (keyword
-    arguments as :func:`resolve`: gpus, tp, pp, ep, dp_attention, weight_dtype,
-    kv_dtype, isl, osl, concurrency, request_rate, scenario, num_requests,
-    engine, system, mode, catalog, systems, calibration).
+def predict(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | None = P.GPUS.default,
+            tp: int | None = P.TP.default, pp: int | None = P.PP.default, ep: int | None = P.EP.default,
+            dp_attention: int | None = P.DP_ATTENTION.default,
+            weight_dtype: str | DType | None = P.WEIGHT_DTYPE.default, kv_dtype: str | DType | None = P.KV_DTYPE.default,
+            isl: float = P.ISL.default, osl: float = P.OSL.default, concurrency: float | None = P.CONCURRENCY.default,
+            request_rate: float | None = P.REQUEST_RATE.default, scenario: str | None = P.SCENARIO.default,
+            num_requests: int | None = P.NUM_REQUESTS.default, engine: str = P.ENGINE.default,
+            system: str | System | None = P.SYSTEM.default, mode: str = P.MODE.default,
+            catalog: HardwareCatalog | None = None, systems: SystemCatalog | None = None,
+            calibration: Calibration | None = None, strict_fit: bool = True) -> Prediction:
+    """Predict serving performance of ``model`` on ``hardware`` (the deployment and
+    workload parameters as :func:`resolve`, declared in :mod:`suanli.app.params`).
 
     Raises a :class:`~suanli.errors.SuanliError` for bad input; with
     ``strict_fit`` a deployment that does not fit raises
     :class:`~suanli.errors.InsufficientMemory` saying by how much.
     """
-    r = resolve(model, hardware, **kwargs)
+    r = resolve(model, hardware, gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
+                weight_dtype=weight_dtype, kv_dtype=kv_dtype, isl=isl, osl=osl, concurrency=concurrency,
+                request_rate=request_rate, scenario=scenario, num_requests=num_requests, engine=engine,
+                system=system, mode=mode, catalog=catalog, systems=systems, calibration=calibration)
     spec, acc, dep, wl, pf = r.spec, r.acc, r.dep, r.wl, r.pf
     warnings = list(r.warnings)
     res: ServingResult = predict_serving(spec, r.lay, pf, wl)

@@ -14,7 +14,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from suanli.errors import SuanliError
+from suanli.cli._params import declared
+from suanli.errors import InvalidInput, SuanliError
 
 EXIT_BAD_INPUT = 2
 
@@ -90,14 +91,26 @@ def require_finite_numbers(cmd: Any) -> None:
             continue
 
         def checked(ctx: Any, value: Any, _process: Any = process, _param: Any = param) -> Any:
+            p = declared(_param)
             try:
                 out = _process(ctx, value)
             except _BAD_PARAMETER:
-                if not _finite(_as_number(value)):  # 'nan' failing a range check: say why
+                number = _as_number(value)
+                if p is not None and len(number) == 1 and isinstance(number[0], (int, float)):
+                    # a declared parameter out of its range: the declaration's one message
+                    given = number[0]
+                    if p.type is int and float(given).is_integer():
+                        given = int(given)
+                    raise InvalidInput(p.message(given), field=p.name) from None
+                if not _finite(number):  # 'nan' failing a range check: say why
                     raise _bad_parameter("not a finite number", ctx=ctx, param=_param) from None
                 raise
             if not _finite(out):
+                if p is not None:
+                    raise InvalidInput(p.message(out), field=p.name)
                 raise _bad_parameter("not a finite number", ctx=ctx, param=_param)
+            if p is not None:
+                p.check(out)   # open bounds (> 0) and choices, which click's ranges do not express
             return out
 
         param.process_value = checked

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from suanli.app.limits import MAX_CONCURRENCY, MAX_GPUS, MAX_RATE
+from suanli.app import params as P
 from suanli.cli._errors import SuanliGroup
+from suanli.cli._params import option
 
 if TYPE_CHECKING:
     from suanli.specs.accelerator import HardwareCatalog
@@ -81,42 +82,22 @@ def predict(
                                        help="Bundled model id (Qwen/Qwen3-32B, qwen3-32b) or a config.json path.")],
     hardware: Annotated[str, typer.Option("--hardware", metavar="CHIP",
                                           help="Accelerator id or alias (H20, nvidia_h200_sxm, 910B).")],
-    gpus: Annotated[Optional[int], typer.Option(min=1, max=MAX_GPUS,
-                                                help="Accelerators in total (default: one instance).")] = None,
-    tp: Annotated[Optional[int], typer.Option(
-        "--tp", "--tensor-parallel-size", min=1, max=MAX_GPUS,
-        help="Tensor parallel size (default: the layout an operator would run for the scenario; "
-             "the output says which and why).")] = None,
-    pp: Annotated[Optional[int], typer.Option("--pp", "--pipeline-parallel-size", min=1, max=MAX_GPUS,
-                                              help="Pipeline parallel size (default 1).")] = None,
-    ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size", min=1, max=MAX_GPUS,
-                                              help="Expert parallel size (MoE; default 1 = experts split by TP).")] = None,
-    dp_attention: Annotated[Optional[int], typer.Option(
-        "--dp-attention", min=1, max=MAX_GPUS,
-        help="Data-parallel attention ranks per TP group (SGLang; default 1).")] = None,
-    weight_dtype: Annotated[Optional[str], typer.Option(
-        "--weight-dtype", metavar="DTYPE",
-        help="bf16|fp8|int8|int4|fp4|mxfp4 (default: the checkpoint's own).")] = None,
-    kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", "--kv-cache-dtype", metavar="DTYPE",
-                                                    help="bf16|fp8 (default bf16).")] = None,
-    isl: Annotated[float, typer.Option(help="Input sequence length, tokens.")] = 1024,
-    osl: Annotated[float, typer.Option(help="Output sequence length, tokens.")] = 256,
-    concurrency: Annotated[Optional[float], typer.Option(
-        max=MAX_CONCURRENCY,
-        help="Concurrent requests over the whole deployment (exclusive with --request-rate).")] = None,
-    request_rate: Annotated[Optional[float], typer.Option(
-        "--request-rate", max=MAX_RATE, help="Poisson arrival rate, requests/s over the whole deployment.")] = None,
-    scenario: Annotated[Optional[str], typer.Option(
-        help="offline, server, fixed-concurrency, single-request, prefill-only or decode-only "
-             "(default: from --concurrency/--request-rate).")] = None,
-    num_requests: Annotated[Optional[int], typer.Option(
-        "--num-requests", "--num-prompts", min=1,
-        help="Requests the benchmark sends in total (its mean TTFT includes the initial burst); "
-             "default: a long steady-state run.")] = None,
-    engine: Annotated[str, typer.Option(help="vllm|sglang|trtllm|mindie|other.")] = "vllm",
-    system: Annotated[Optional[str], typer.Option(
-        metavar="ID", help="Server system id (scale-out network; default: one built from the chip).")] = None,
-    mode: Annotated[str, typer.Option(help="calibrated|roofline.")] = "calibrated",
+    gpus: Annotated[Optional[int], option(P.GPUS)] = P.GPUS.default,
+    tp: Annotated[Optional[int], option(P.TP)] = P.TP.default,
+    pp: Annotated[Optional[int], option(P.PP)] = P.PP.default,
+    ep: Annotated[Optional[int], option(P.EP)] = P.EP.default,
+    dp_attention: Annotated[Optional[int], option(P.DP_ATTENTION)] = P.DP_ATTENTION.default,
+    weight_dtype: Annotated[Optional[str], option(P.WEIGHT_DTYPE)] = P.WEIGHT_DTYPE.default,
+    kv_dtype: Annotated[Optional[str], option(P.KV_DTYPE)] = P.KV_DTYPE.default,
+    isl: Annotated[float, option(P.ISL)] = P.ISL.default,
+    osl: Annotated[float, option(P.OSL)] = P.OSL.default,
+    concurrency: Annotated[Optional[float], option(P.CONCURRENCY)] = P.CONCURRENCY.default,
+    request_rate: Annotated[Optional[float], option(P.REQUEST_RATE)] = P.REQUEST_RATE.default,
+    scenario: Annotated[Optional[str], option(P.SCENARIO)] = P.SCENARIO.default,
+    num_requests: Annotated[Optional[int], option(P.NUM_REQUESTS)] = P.NUM_REQUESTS.default,
+    engine: Annotated[str, option(P.ENGINE)] = P.ENGINE.default,
+    system: Annotated[Optional[str], option(P.SYSTEM)] = P.SYSTEM.default,
+    mode: Annotated[str, option(P.MODE)] = P.MODE.default,
     hardware_file: HardwareFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -13,7 +13,7 @@ import re
 from types import ModuleType
 from typing import Any
 
-from suanli.app.limits import MAX_CONCURRENCY, MAX_GPUS, MAX_RATE, MAX_TOKENS  # noqa: F401  (shared with the CLI)
+from suanli.app.limits import MAX_CONCURRENCY, MAX_GPUS, MAX_MS, MAX_RATE, MAX_TOKENS  # noqa: F401  (shared with the CLI)
 from suanli.errors import InvalidInput, UnknownModel
 from suanli.specs import names
 from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
@@ -21,7 +21,6 @@ from suanli.specs.model import bundled_model_ids
 
 # Interface limits (documented in the OpenAPI schema): well beyond any real workload, small
 # enough that no request can make the server allocate without bound.
-MAX_MS = 1e7                  # latency targets, ms
 MAX_SIM_REQUESTS = 20_000     # a simulation the server runs inline (~1 s)
 MAX_SIM_DURATION_S = 3600.0
 MAX_CHIPS = 64

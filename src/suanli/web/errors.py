@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suanli.errors import ConfigError, SuanliError, UnknownHardware, UnknownModel, UnknownSystem
+from suanli.web.params import bound_message
 
 log = logging.getLogger("suanli.web")
 
@@ -86,14 +87,18 @@ def from_suanli(exc: SuanliError) -> ApiError:
 
 
 def _validation_details(exc: RequestValidationError) -> tuple[str, dict[str, Any]]:
-    errors = []
+    errors: list[dict[str, str]] = []
+    first_declared = False
     for err in exc.errors():
         loc = [str(x) for x in err.get("loc", ())]
         where = loc[0] if loc else ""
         name = ".".join(loc[1:]) if len(loc) > 1 else where
-        errors.append({"field": name, "location": where, "message": str(err.get("msg", "invalid"))})
+        # a declared parameter out of its bounds: the declaration's one message (as the CLI's)
+        declared = bound_message(loc[-1] if loc else "", str(err.get("type", "")), err.get("input"), err.get("ctx"))
+        first_declared = first_declared or (not errors and declared is not None)
+        errors.append({"field": name, "location": where, "message": declared or str(err.get("msg", "invalid"))})
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
-    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    message = first["message"] if first_declared or not first["field"] else f"{first['field']}: {first['message']}"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more)"
     return message, {"field": first["field"], "errors": errors}

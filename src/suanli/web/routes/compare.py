@@ -12,12 +12,14 @@ from typing import Annotated, Any, Optional, get_args
 from fastapi import APIRouter, Depends, Query, Request
 
 from suanli.errors import SuanliError
+from suanli.app import params as P
 from suanli.specs.model import bundled_model_ids
 from suanli.web import deps, figures
 from suanli.web.errors import from_suanli
 from suanli.web.jsonutil import JSONResponse
 from suanli.web.render import page, wants_json
-from suanli.web.routes.predict import Engine, KvDType, ModelQ, Tokens, WeightDType
+from suanli.web.params import query
+from suanli.web.routes.predict import Engine, KvDType, ModelQ, WeightDType
 from suanli.web.schemas import ERRORS, CompareOut, ParetoOut
 
 router = APIRouter(tags=["performance"])
@@ -30,7 +32,8 @@ Ms = Optional[Annotated[float, Query(ge=0, le=deps.MAX_MS, allow_inf_nan=False)]
 
 def search_params(
     model: ModelQ = deps.DEFAULT_WORKLOAD["model"],
-    isl: Tokens = deps.DEFAULT_WORKLOAD["isl"], osl: Tokens = deps.DEFAULT_WORKLOAD["osl"],
+    isl: Annotated[float, query(P.ISL)] = deps.DEFAULT_WORKLOAD["isl"],
+    osl: Annotated[float, query(P.OSL)] = deps.DEFAULT_WORKLOAD["osl"],
     hardware: Annotated[Optional[list[str]], Query(max_length=deps.MAX_CHIPS,
                                                    description="Chips (repeat or comma-separate); default: "
                                                                "buyable in China today + H100/H200")] = None,

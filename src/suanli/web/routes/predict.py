@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal, Optional
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from suanli.app import params as P
 from suanli.errors import InvalidInput
 from suanli.specs.deployment import ENGINES, SCENARIOS
 from suanli.specs.dtypes import DType
 from suanli.web import deps
 from suanli.web.jsonutil import JSONResponse, fields_dict
+from suanli.web.params import field, query
 from suanli.web.schemas import ERRORS, PredictionOut, SimulationOut
 
 router = APIRouter(prefix="/api", tags=["performance"])
@@ -21,25 +23,23 @@ Scenario = Literal[SCENARIOS]  # type: ignore[valid-type]
 _WEIGHT_DTYPES = tuple(d.value for d in DType)
 WeightDType = Literal[_WEIGHT_DTYPES]  # type: ignore[valid-type]
 KvDType = Literal["bf16", "fp16", "fp8"]
-Mode = Literal["calibrated", "roofline"]
+Mode = Literal[P.MODES]  # type: ignore[valid-type]
 
 ModelQ = Annotated[str, Query(min_length=1, max_length=200, description="Bundled model id (Qwen/Qwen3-32B, qwen3-32b)",
                               examples=["Qwen/Qwen3-32B"])]
 ChipQ = Annotated[str, Query(min_length=1, max_length=100, description="Accelerator id or alias (H20, 910B)",
                              examples=["H20"])]
-Tokens = Annotated[float, Query(ge=1, le=deps.MAX_TOKENS, allow_inf_nan=False)]
-Par = Optional[Annotated[int, Query(ge=1, le=deps.MAX_GPUS)]]
 
 
 def deployment(
-    gpus: Annotated[Par, Query(description="Accelerators in total (default: one instance)")] = None,
-    tp: Annotated[Par, Query(description="Tensor parallel size (default: smallest that fits)")] = None,
-    pp: Annotated[int, Query(ge=1, le=deps.MAX_GPUS, description="Pipeline parallel size")] = 1,
-    ep: Annotated[Par, Query(description="Expert parallel size (MoE)")] = None,
-    dp_attention: Annotated[int, Query(ge=1, le=deps.MAX_GPUS, description="Data-parallel attention ranks")] = 1,
-    weight_dtype: Annotated[Optional[WeightDType], Query(description="default: the checkpoint's own")] = None,
-    kv_dtype: Annotated[Optional[KvDType], Query(description="default: bf16")] = None,
-    engine: Engine = "vllm",
+    gpus: Annotated[Optional[int], query(P.GPUS)] = P.GPUS.default,
+    tp: Annotated[Optional[int], query(P.TP)] = P.TP.default,
+    pp: Annotated[Optional[int], query(P.PP)] = P.PP.default,
+    ep: Annotated[Optional[int], query(P.EP)] = P.EP.default,
+    dp_attention: Annotated[Optional[int], query(P.DP_ATTENTION)] = P.DP_ATTENTION.default,
+    weight_dtype: Annotated[Optional[WeightDType], query(P.WEIGHT_DTYPE)] = P.WEIGHT_DTYPE.default,
+    kv_dtype: Annotated[Optional[KvDType], query(P.KV_DTYPE)] = P.KV_DTYPE.default,
+    engine: Annotated[Engine, query(P.ENGINE)] = P.ENGINE.default,
 ) -> dict[str, Any]:
     return dict(gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention, weight_dtype=weight_dtype,
                 kv_dtype=kv_dtype, engine=engine)
@@ -50,31 +50,28 @@ Deployment = Annotated[dict[str, Any], Depends(deployment)]
 
 class PredictQuery(BaseModel):
     """Query parameters of ``/api/predict`` (one model: validated in one pass, which keeps the
-    endpoint fast)."""
+    endpoint fast).  Defaults, bounds and descriptions: :mod:`suanli.app.params`."""
 
     model: str = Field(min_length=1, max_length=200, description="Bundled model id (Qwen/Qwen3-32B, qwen3-32b)",
                        examples=["Qwen/Qwen3-32B"])
     hardware: str = Field(min_length=1, max_length=100, description="Accelerator id or alias (H20, 910B)",
                           examples=["H20"])
-    gpus: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS, description="Accelerators in total (default: one instance)")
-    tp: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS,
-                              description="Tensor parallel size (default: the layout an operator would run)")
-    pp: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS, description="Pipeline parallel size")
-    ep: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS, description="Expert parallel size (MoE)")
-    dp_attention: Optional[int] = Field(None, ge=1, le=deps.MAX_GPUS, description="Data-parallel attention ranks")
-    weight_dtype: Optional[WeightDType] = Field(None, description="default: the checkpoint's own")
-    kv_dtype: Optional[KvDType] = Field(None, description="default: bf16")
-    engine: Engine = "vllm"
-    isl: float = Field(1024, ge=1, le=deps.MAX_TOKENS, allow_inf_nan=False, description="Input tokens")
-    osl: float = Field(256, ge=1, le=deps.MAX_TOKENS, allow_inf_nan=False, description="Output tokens")
-    concurrency: Optional[float] = Field(None, ge=1, le=deps.MAX_CONCURRENCY, allow_inf_nan=False,
-                                         description="Requests in flight (exclusive with request_rate)")
-    request_rate: Optional[float] = Field(None, gt=0, le=deps.MAX_RATE, allow_inf_nan=False,
-                                          description="Poisson arrivals, requests/s")
-    scenario: Optional[Scenario] = None
-    num_requests: Optional[int] = Field(None, ge=1, le=10**9, description="Requests sent in total (burst TTFT)")
-    system: Optional[str] = Field(None, max_length=100, description="Server system id")
-    mode: Mode = "calibrated"
+    gpus: Optional[int] = field(P.GPUS)
+    tp: Optional[int] = field(P.TP)
+    pp: Optional[int] = field(P.PP)
+    ep: Optional[int] = field(P.EP)
+    dp_attention: Optional[int] = field(P.DP_ATTENTION)
+    weight_dtype: Optional[WeightDType] = field(P.WEIGHT_DTYPE)
+    kv_dtype: Optional[KvDType] = field(P.KV_DTYPE)
+    engine: Engine = field(P.ENGINE)
+    isl: float = field(P.ISL)
+    osl: float = field(P.OSL)
+    concurrency: Optional[float] = field(P.CONCURRENCY)
+    request_rate: Optional[float] = field(P.REQUEST_RATE)
+    scenario: Optional[Scenario] = field(P.SCENARIO)
+    num_requests: Optional[int] = field(P.NUM_REQUESTS)
+    system: Optional[str] = field(P.SYSTEM, max_length=100)
+    mode: Mode = field(P.MODE)
 
 
 @router.get("/predict", response_model=PredictionOut, responses=ERRORS,
@@ -102,23 +99,20 @@ async def predict(q: Annotated[PredictQuery, Query()]) -> Any:
             summary="Request-level simulation of one deployment under Poisson or bursty arrivals")
 def simulate(
     model: ModelQ, hardware: ChipQ, dep: Deployment,
-    request_rate: Annotated[float, Query(gt=0, le=deps.MAX_RATE, allow_inf_nan=False,
-                                         description="Arrivals, requests/s (whole deployment)")],
+    request_rate: Annotated[float, query(P.REQUEST_RATE)],
     requests: Annotated[Optional[int], Query(ge=1, le=deps.MAX_SIM_REQUESTS,
                                              description=f"Requests (default 2000, at most {deps.MAX_SIM_REQUESTS})")] = None,
     duration: Annotated[Optional[float], Query(gt=0, le=deps.MAX_SIM_DURATION_S, allow_inf_nan=False,
                                                description="Seconds of arrivals (instead of requests)")] = None,
-    isl: Tokens = 1024, osl: Tokens = 256,
+    isl: Annotated[float, query(P.ISL)] = P.ISL.default, osl: Annotated[float, query(P.OSL)] = P.OSL.default,
     isl_dist: Annotated[str, Query(max_length=40, description="fixed | uniform:LO:HI | lognormal[:SIGMA]")] = "fixed",
     osl_dist: Annotated[str, Query(max_length=40, description="fixed | uniform:LO:HI | lognormal[:SIGMA]")] = "fixed",
     arrival: Literal["poisson", "bursty"] = "poisson",
     burst_cv: Annotated[float, Query(ge=0.01, le=100, allow_inf_nan=False)] = 2.0,
     prefix_hit_rate: Annotated[float, Query(ge=0, lt=1, allow_inf_nan=False)] = 0.0,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
-    ttft_ms: Annotated[Optional[float], Query(gt=0, le=deps.MAX_MS, allow_inf_nan=False,
-                                              description="SLA for goodput")] = None,
-    tpot_ms: Annotated[Optional[float], Query(gt=0, le=deps.MAX_MS, allow_inf_nan=False,
-                                              description="SLA for goodput")] = None,
+    ttft_ms: Annotated[Optional[float], query(P.TTFT_MS)] = P.TTFT_MS.default,
+    tpot_ms: Annotated[Optional[float], query(P.TPOT_MS)] = P.TPOT_MS.default,
 ) -> Any:
     """Same as ``suanli simulate`` (generated arrivals only; traces are CLI-only).  Bounded to
     ``requests`` (or ``request_rate x duration``) of at most 20,000 so a request stays short."""
