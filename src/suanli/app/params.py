@@ -15,7 +15,7 @@ interfaces; this module imports nothing but :mod:`suanli.errors` and the limits.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator, Mapping
 
 from suanli.app.limits import MAX_CONCURRENCY, MAX_GPUS, MAX_MS, MAX_RATE, MAX_REQUESTS_SENT, MAX_TOKENS
@@ -181,12 +181,19 @@ NUM_REQUESTS = Param("num_requests", int, None, "Requests the benchmark sends in
                      "the initial burst); default: a long steady-state run.",
                      flags=("--num-requests", "--num-prompts"), ge=1, le=MAX_REQUESTS_SENT)
 
+# economics take a named workload preset (chat, reasoning, ...) that these replace
+PRESET_ISL = replace(ISL, default=None, help="Input sequence length (overrides the workload preset).")
+PRESET_OSL = replace(OSL, default=None, help="Output sequence length (overrides the workload preset).")
+
 WORKLOAD = _group("workload", ISL, OSL, CONCURRENCY, REQUEST_RATE, SCENARIO, NUM_REQUESTS)
 
 # --- SLA targets ------------------------------------------------------------------------------
 
 TTFT_MS = Param("ttft_ms", float, None, "TTFT target (time to first token).", unit="ms", gt=0, le=MAX_MS)
 TPOT_MS = Param("tpot_ms", float, None, "TPOT target (time per output token).", unit="ms", gt=0, le=MAX_MS)
+
+PRESET_TTFT_MS = replace(TTFT_MS, help="TTFT target (overrides the workload preset).")
+PRESET_TPOT_MS = replace(TPOT_MS, help="TPOT target (overrides the workload preset).")
 
 SLA = _group("sla", TTFT_MS, TPOT_MS)
 

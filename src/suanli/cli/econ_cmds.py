@@ -14,7 +14,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from suanli.app import params as P
 from suanli.app.limits import MAX_LEASE_MONTHS
+from suanli.cli._params import option, with_group
 from suanli.cli.main import HardwareFileOpt, JsonOpt, app
 from suanli.cli.search_cmds import DisaggOpt, EngineOpt, GpusOpt, KvOpt, MaxGpusOpt, ModelOpt, WeightOpt, _split
 
@@ -32,48 +34,22 @@ PriceOpt = Annotated[Optional[list[str]], typer.Option(
     help="A price for a chip without a public one (repeatable): an 8-card server, or per 'card', "
          "'gpu-hour' or 'server-month'.")]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="List every input and sourced default used.")]
-ElecOpt = Annotated[F, typer.Option("--electricity-cny-kwh", help="Electricity price, CNY/kWh (default 0.63).")]
-PueOpt = Annotated[F, typer.Option("--pue", help="Power usage effectiveness (default 1.3).")]
-LifeOpt = Annotated[F, typer.Option("--life-years", help="Depreciation life, years (default 5).")]
-ResidualOpt = Annotated[F, typer.Option("--residual", help="Residual value, fraction of price (default 0.10).")]
-FinOpt = Annotated[F, typer.Option("--financing-rate", help="Financing rate per year (default 0.035; 0 = cash).")]
-UtilOpt = Annotated[F, typer.Option("--utilisation", help="Fraction of hours serving (default 0.70).")]
-HostKwOpt = Annotated[F, typer.Option("--hosting-cny-kw-month", help="Hosting, CNY per kW-month (default 600).")]
-HostRackOpt = Annotated[F, typer.Option("--hosting-cny-rack-month", help="Hosting, CNY per rack-month (default 0).")]
-RackOpt = Annotated[F, typer.Option("--servers-per-rack", help="Servers per rack (default 4).")]
-MaintOpt = Annotated[F, typer.Option("--maintenance", help="Maintenance, fraction of price per year (default 0.04).")]
-OverheadOpt = Annotated[F, typer.Option("--host-overhead-w", help="Non-GPU power per server, W (default 4600).")]
-BusyOpt = Annotated[F, typer.Option("--busy-power", help="Draw while serving, fraction of nameplate (default 0.735).")]
-IdleOpt = Annotated[F, typer.Option("--idle-power", help="Draw while idle, fraction of nameplate (default 0.25).")]
-DiscOpt = Annotated[F, typer.Option("--discount-rate", help="Discount rate per year for NPV (default 0.08).")]
 LeaseHourOpt = Annotated[F, typer.Option("--lease-cny-gpu-hour", help="Lease rate, CNY per GPU-hour.")]
 LeaseMonthOpt = Annotated[F, typer.Option("--lease-cny-server-month", help="Lease rate, CNY per server-month.")]
 WorkloadOpt = Annotated[Optional[str], typer.Option(
     "--workload", "-w", help="Preset: chat, reasoning, summarisation, interactive, batch (default chat).")]
-IslOpt = Annotated[F, typer.Option("--isl", help="Input tokens per request (overrides the preset).")]
-OslOpt = Annotated[F, typer.Option("--osl", help="Output tokens per request (overrides the preset).")]
-TtftOpt = Annotated[F, typer.Option("--ttft-ms", help="TTFT target, ms (overrides the preset).")]
-TpotOpt = Annotated[F, typer.Option("--tpot-ms", help="TPOT target, ms (overrides the preset).")]
+IslOpt = Annotated[F, option(P.PRESET_ISL)]
+OslOpt = Annotated[F, option(P.PRESET_OSL)]
+TtftOpt = Annotated[F, option(P.PRESET_TTFT_MS)]
+TpotOpt = Annotated[F, option(P.PRESET_TPOT_MS)]
 
-# flag value -> default name, in the order of the common option block
-_DEFAULT_FLAGS = (
-    ("electricity_cny_per_kwh", "--electricity-cny-kwh"), ("pue", "--pue"), ("life_years", "--life-years"),
-    ("residual_fraction", "--residual"), ("financing_rate", "--financing-rate"), ("utilisation", "--utilisation"),
-    ("hosting_cny_per_kw_month", "--hosting-cny-kw-month"), ("hosting_cny_per_rack_month", "--hosting-cny-rack-month"),
-    ("servers_per_rack", "--servers-per-rack"), ("maintenance_fraction_per_year", "--maintenance"),
-    ("host_overhead_w_per_server", "--host-overhead-w"), ("busy_power_fraction", "--busy-power"),
-    ("idle_power_fraction", "--idle-power"), ("discount_rate", "--discount-rate"),
-)
-
-
-def _context(currency: str, defaults: Path | None, fx: Path | None, as_of: str | None, values: tuple[F, ...],
+def _context(currency: str, defaults: Path | None, fx: Path | None, as_of: str | None, econ: dict[str, Any] | None,
              hardware_file: list[Path] | None = None, prices: list[str] | None = None) -> Any:
+    """The cost model's settings: the economics flags (declared in suanli.app.params) over the defaults."""
     from suanli.app.econ_context import context
-    overrides = {name: v for (name, _), v in zip(_DEFAULT_FLAGS, values) if v is not None}
-    sources = {name: f"flag {flag}" for name, flag in _DEFAULT_FLAGS}
-    return context(currency=currency, defaults_file=defaults, fx_file=fx, overrides=overrides,
-                   override_sources=sources, as_of=as_of, hardware_files=[str(p) for p in hardware_file or []],
-                   prices=prices or ())
+    return context(currency=currency, defaults_file=defaults, fx_file=fx, overrides=P.econ_overrides(econ or {}),
+                   override_sources=P.econ_sources("flag {flag}"), as_of=as_of,
+                   hardware_files=[str(p) for p in hardware_file or []], prices=prices or ())
 
 
 def _money(text: str | None, field: str) -> Any:
@@ -98,6 +74,7 @@ def _compare_kw(engine: str, gpus: int | None, max_gpus: int | None, weight_dtyp
 
 
 @app.command()
+@with_group(P.ECONOMICS, into="econ")
 def cost(
     model: ModelOpt,
     hardware: Annotated[Optional[str], typer.Option("--hardware", metavar="CHIPS", help="Comma-separated chips (default: buyable in China + H100/H200).")] = None,
@@ -110,23 +87,15 @@ def cost(
     prefill_share: Annotated[F, typer.Option("--prefill-share", help="GPU-time share of prefill (input/output split).")] = None,
     price: PriceOpt = None,
     currency: CurrencyOpt = "CNY", defaults: DefaultsOpt = None, fx: FxOpt = None, as_of: AsOfOpt = None,
-    electricity_cny_kwh: ElecOpt = None, pue: PueOpt = None, life_years: LifeOpt = None, residual: ResidualOpt = None,
-    financing_rate: FinOpt = None, utilisation: UtilOpt = None, hosting_cny_kw_month: HostKwOpt = None,
-    hosting_cny_rack_month: HostRackOpt = None, servers_per_rack: RackOpt = None, maintenance: MaintOpt = None,
-    host_overhead_w: OverheadOpt = None, busy_power: BusyOpt = None, idle_power: IdleOpt = None,
-    discount_rate: DiscOpt = None,
     engine: EngineOpt = "vllm", gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None, weight_dtype: WeightOpt = None,
     kv_dtype: KvOpt = None, disagg: DisaggOpt = True, hardware_file: HardwareFileOpt = None,
-    as_json: JsonOpt = False, explain: ExplainOpt = False,
+    as_json: JsonOpt = False, explain: ExplainOpt = False, econ: Optional[dict[str, Any]] = None,
 ) -> None:
     """Cost per million tokens (input, output, blended) per chip at its best deployment: owned (TCO) and leased."""
     from suanli.app.economics import cost as run_cost
     from suanli.cli import _render_econ
 
-    ctx = _context(currency, defaults, fx, as_of, (
-        electricity_cny_kwh, pue, life_years, residual, financing_rate, utilisation, hosting_cny_kw_month,
-        hosting_cny_rack_month, servers_per_rack, maintenance, host_overhead_w, busy_power, idle_power,
-        discount_rate), hardware_file, price)
+    ctx = _context(currency, defaults, fx, as_of, econ, hardware_file, price)
     rep = run_cost(model, _split(hardware, "--hardware"), workload_name=workload, isl=isl, osl=osl, ttft_ms=ttft_ms,
                    tpot_ms=tpot_ms, system=system, server_price=_money(server_price, "--server-price"),
                    lease=_lease_arg(ctx, lease_cny_gpu_hour, lease_cny_server_month), prefill_share=prefill_share,
@@ -136,6 +105,7 @@ def cost(
 
 
 @app.command()
+@with_group(P.ECONOMICS, into="econ")
 def lease(
     server: Annotated[str, typer.Option("--server", "--hardware", metavar="ID|CHIP",
                                         help="System id (priced) or chip (latest priced server built from it).")],
@@ -151,21 +121,14 @@ def lease(
                                                     help="Lessee pays power and hosting (lessor: maintenance only).")] = False,
     tdp_w: Annotated[F, typer.Option("--tdp-w", help="GPU TDP, W (default: catalog).")] = None,
     currency: CurrencyOpt = "CNY", defaults: DefaultsOpt = None, fx: FxOpt = None, as_of: AsOfOpt = None,
-    electricity_cny_kwh: ElecOpt = None, pue: PueOpt = None, life_years: LifeOpt = None, residual: ResidualOpt = None,
-    financing_rate: FinOpt = None, utilisation: UtilOpt = None, hosting_cny_kw_month: HostKwOpt = None,
-    hosting_cny_rack_month: HostRackOpt = None, servers_per_rack: RackOpt = None, maintenance: MaintOpt = None,
-    host_overhead_w: OverheadOpt = None, busy_power: BusyOpt = None, idle_power: IdleOpt = None,
-    discount_rate: DiscOpt = None, hardware_file: HardwareFileOpt = None,
-    as_json: JsonOpt = False, explain: ExplainOpt = False,
+    hardware_file: HardwareFileOpt = None,
+    as_json: JsonOpt = False, explain: ExplainOpt = False, econ: Optional[dict[str, Any]] = None,
 ) -> None:
     """A lessor's NPV, IRR and payback on a monthly lease, the rent for a target IRR, and buy-vs-lease break-even."""
     from suanli.app.economics import lease as run_lease
     from suanli.cli import _render_econ
 
-    ctx = _context(currency, defaults, fx, as_of, (
-        electricity_cny_kwh, pue, life_years, residual, financing_rate, utilisation, hosting_cny_kw_month,
-        hosting_cny_rack_month, servers_per_rack, maintenance, host_overhead_w, busy_power, idle_power,
-        discount_rate), hardware_file)
+    ctx = _context(currency, defaults, fx, as_of, econ, hardware_file)
     rep = run_lease(server, server_price=_money(server_price, "--server-price"),
                     rent=_lease_arg(ctx, lease_cny_gpu_hour, lease_cny_server_month), term_months=term_months,
                     occupancy=occupancy, target_irr=target_irr, lessor_pays_power=not lessee_pays_power, tdp_w=tdp_w,
@@ -174,6 +137,7 @@ def lease(
 
 
 @app.command()
+@with_group(P.ECONOMICS, into="econ")
 def fairprice(
     model: ModelOpt,
     option: Annotated[str, typer.Option("--option", metavar="ID|CHIP", help="Option X whose fair price is solved.")],
@@ -202,24 +166,16 @@ def fairprice(
                                                             help="Sensitivity columns, output currency per kWh "
                                                                  "(default: 0.5-1.5 x the electricity price).")] = None,
     currency: CurrencyOpt = "CNY", defaults: DefaultsOpt = None, fx: FxOpt = None, as_of: AsOfOpt = None,
-    electricity_cny_kwh: ElecOpt = None, pue: PueOpt = None, life_years: LifeOpt = None, residual: ResidualOpt = None,
-    financing_rate: FinOpt = None, utilisation: UtilOpt = None, hosting_cny_kw_month: HostKwOpt = None,
-    hosting_cny_rack_month: HostRackOpt = None, servers_per_rack: RackOpt = None, maintenance: MaintOpt = None,
-    host_overhead_w: OverheadOpt = None, busy_power: BusyOpt = None, idle_power: IdleOpt = None,
-    discount_rate: DiscOpt = None,
     engine: EngineOpt = "vllm", gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None, weight_dtype: WeightOpt = None,
     kv_dtype: KvOpt = None, disagg: DisaggOpt = True, hardware_file: HardwareFileOpt = None,
-    as_json: JsonOpt = False, explain: ExplainOpt = False,
+    as_json: JsonOpt = False, explain: ExplainOpt = False, econ: Optional[dict[str, Any]] = None,
 ) -> None:
     """Price of --option at which its cost per token equals --vs on the workload, with a sensitivity table."""
     from suanli.app.econ_context import parse_mix, resolve_workload
     from suanli.app.economics import fairprice as run_fairprice
     from suanli.cli import _render_econ
 
-    ctx = _context(currency, defaults, fx, as_of, (
-        electricity_cny_kwh, pue, life_years, residual, financing_rate, utilisation, hosting_cny_kw_month,
-        hosting_cny_rack_month, servers_per_rack, maintenance, host_overhead_w, busy_power, idle_power,
-        discount_rate), hardware_file)
+    ctx = _context(currency, defaults, fx, as_of, econ, hardware_file)
     mixed = parse_mix(mix, ttft_ms=ttft_ms, tpot_ms=tpot_ms) if mix else \
         [(resolve_workload(workload, isl=isl, osl=osl, ttft_ms=ttft_ms, tpot_ms=tpot_ms), 1.0)]
     rep = run_fairprice(option, vs, model=model, mix=mixed, option_price=_money(option_price, "--option-price"),

@@ -9,11 +9,13 @@ from typing import Annotated, Any, Callable, Iterator, Optional
 
 import typer
 
+from suanli.app import params as P
+from suanli.cli._params import option
 from suanli.cli.main import HardwareFileOpt, JsonOpt, app
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help="Bundled model id or config.json path.")]
-IslOpt = Annotated[float, typer.Option(help="Input tokens per request.")]
-OslOpt = Annotated[float, typer.Option(help="Output tokens per request.")]
+IslOpt = Annotated[float, option(P.ISL)]
+OslOpt = Annotated[float, option(P.OSL)]
 HwListOpt = Annotated[Optional[str], typer.Option(
     "--hardware", metavar="CHIPS", help="Comma-separated chips (default: buyable in China today + H100/H200).")]
 GpusOpt = Annotated[Optional[int], typer.Option("--gpus", help="Exactly this many GPUs per deployment unit.")]
@@ -77,9 +79,9 @@ def _common(model: str, hardware: str | None, isl: float, osl: float, gpus: int 
 
 @app.command()
 def compare(
-    model: ModelOpt, isl: IslOpt = 1024, osl: OslOpt = 256,
-    ttft_ms: Annotated[Optional[float], typer.Option("--ttft-ms", help="TTFT target, ms.")] = None,
-    tpot_ms: Annotated[Optional[float], typer.Option("--tpot-ms", help="TPOT target, ms.")] = None,
+    model: ModelOpt, isl: IslOpt = P.ISL.default, osl: OslOpt = P.OSL.default,
+    ttft_ms: Annotated[Optional[float], option(P.TTFT_MS)] = P.TTFT_MS.default,
+    tpot_ms: Annotated[Optional[float], option(P.TPOT_MS)] = P.TPOT_MS.default,
     hardware: HwListOpt = None, gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None,
     request_rate: Annotated[Optional[float], typer.Option(
         "--request-rate", help="Requests/s to serve: GPUs and servers needed.")] = None,
@@ -128,7 +130,7 @@ def _title(model: str, isl: float, osl: float, ttft: float | None = None, tpot: 
 
 @app.command()
 def pareto(
-    model: ModelOpt, isl: IslOpt = 1024, osl: OslOpt = 256, hardware: HwListOpt = None, gpus: GpusOpt = None,
+    model: ModelOpt, isl: IslOpt = P.ISL.default, osl: OslOpt = P.OSL.default, hardware: HwListOpt = None, gpus: GpusOpt = None,
     max_gpus: MaxGpusOpt = None, engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None,
     disagg: DisaggOpt = True, backend: BackendOpt = "local", address: AddressOpt = None, plot: PlotOpt = None,
     hardware_file: HardwareFileOpt = None, as_json: JsonOpt = False,
@@ -156,7 +158,7 @@ def pareto(
 def sweep(
     model: ModelOpt,
     out: Annotated[Path, typer.Option("--out", metavar="FILE.parquet|FILE.csv", help="Where to write every row.")],
-    isl: IslOpt = 1024, osl: OslOpt = 256, hardware: HwListOpt = None, gpus: GpusOpt = None,
+    isl: IslOpt = P.ISL.default, osl: OslOpt = P.OSL.default, hardware: HwListOpt = None, gpus: GpusOpt = None,
     max_gpus: MaxGpusOpt = None, engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None,
     disagg: DisaggOpt = True, backend: BackendOpt = "local", address: AddressOpt = None,
     hardware_file: HardwareFileOpt = None,

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from suanli.app.limits import MAX_GPUS, MAX_RATE
+from suanli.app import params as P
+from suanli.cli._params import option
 from suanli.cli.main import HardwareFileOpt, JsonOpt, _catalog, app, note_hardware
 from suanli.cli.search_cmds import _progress
 
@@ -16,30 +17,29 @@ from suanli.cli.search_cmds import _progress
 def simulate(
     model: Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help="Bundled model id or config.json path.")],
     hardware: Annotated[str, typer.Option("--hardware", metavar="CHIP", help="Accelerator id or alias.")],
-    request_rate: Annotated[Optional[float], typer.Option("--request-rate", max=MAX_RATE,
-                                                          help="Arrivals, requests/s (whole deployment).")] = None,
+    request_rate: Annotated[Optional[float], option(P.REQUEST_RATE)] = P.REQUEST_RATE.default,
     duration: Annotated[Optional[float], typer.Option("--duration", help="Seconds of arrivals to simulate.")] = None,
     requests: Annotated[Optional[int], typer.Option("--requests", help="Number of requests (default 2000).")] = None,
     trace: Annotated[Optional[Path], typer.Option("--trace", metavar="FILE",
                                                   help="Replay a trace: CSV timestamp,isl,osl or JSON Lines.")] = None,
-    isl: Annotated[float, typer.Option(help="Mean input tokens.")] = 1024,
-    osl: Annotated[float, typer.Option(help="Mean output tokens.")] = 256,
+    isl: Annotated[float, option(P.ISL)] = P.ISL.default,
+    osl: Annotated[float, option(P.OSL)] = P.OSL.default,
     isl_dist: Annotated[str, typer.Option("--isl-dist", help="fixed | uniform:LO:HI | lognormal[:SIGMA] | file:PATH")] = "fixed",
     osl_dist: Annotated[str, typer.Option("--osl-dist", help="fixed | uniform:LO:HI | lognormal[:SIGMA] | file:PATH")] = "fixed",
     arrival: Annotated[str, typer.Option(help="poisson | bursty (gamma inter-arrivals).")] = "poisson",
     burst_cv: Annotated[float, typer.Option("--burst-cv", help="Coefficient of variation for bursty arrivals.")] = 2.0,
     prefix_hit_rate: Annotated[float, typer.Option("--prefix-hit-rate", help="Share of each prompt served from the prefix cache.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Random seed (results are deterministic per seed).")] = 0,
-    ttft_ms: Annotated[Optional[float], typer.Option("--ttft-ms", help="SLA for goodput: TTFT, ms.")] = None,
-    tpot_ms: Annotated[Optional[float], typer.Option("--tpot-ms", help="SLA for goodput: TPOT, ms.")] = None,
-    gpus: Annotated[Optional[int], typer.Option(min=1, max=MAX_GPUS, help="Accelerators in total.")] = None,
-    tp: Annotated[Optional[int], typer.Option("--tp", "--tensor-parallel-size", min=1, max=MAX_GPUS)] = None,
-    pp: Annotated[int, typer.Option("--pp", "--pipeline-parallel-size", min=1, max=MAX_GPUS)] = 1,
-    ep: Annotated[Optional[int], typer.Option("--ep", "--expert-parallel-size", min=1, max=MAX_GPUS)] = None,
-    dp_attention: Annotated[int, typer.Option("--dp-attention", min=1, max=MAX_GPUS)] = 1,
-    weight_dtype: Annotated[Optional[str], typer.Option("--weight-dtype")] = None,
-    kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", "--kv-cache-dtype")] = None,
-    engine: Annotated[str, typer.Option(help="vllm|sglang|trtllm|mindie|other.")] = "vllm",
+    ttft_ms: Annotated[Optional[float], option(P.TTFT_MS)] = P.TTFT_MS.default,
+    tpot_ms: Annotated[Optional[float], option(P.TPOT_MS)] = P.TPOT_MS.default,
+    gpus: Annotated[Optional[int], option(P.GPUS)] = P.GPUS.default,
+    tp: Annotated[Optional[int], option(P.TP)] = P.TP.default,
+    pp: Annotated[Optional[int], option(P.PP)] = P.PP.default,
+    ep: Annotated[Optional[int], option(P.EP)] = P.EP.default,
+    dp_attention: Annotated[Optional[int], option(P.DP_ATTENTION)] = P.DP_ATTENTION.default,
+    weight_dtype: Annotated[Optional[str], option(P.WEIGHT_DTYPE)] = P.WEIGHT_DTYPE.default,
+    kv_dtype: Annotated[Optional[str], option(P.KV_DTYPE)] = P.KV_DTYPE.default,
+    engine: Annotated[str, option(P.ENGINE)] = P.ENGINE.default,
     backend: Annotated[str, typer.Option(help="serial | local (processes) | ray: replicas as tasks.")] = "serial",
     address: Annotated[Optional[str], typer.Option(help="Ray address for --backend ray.")] = None,
     hardware_file: HardwareFileOpt = None,

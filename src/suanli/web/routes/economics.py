@@ -17,6 +17,8 @@ from suanli.errors import SuanliError
 from suanli.web import deps
 from suanli.web.jsonutil import JSONResponse
 from suanli.web.routes.compare import MAX_SEARCH_GPUS
+from suanli.app import params as P
+from suanli.web.params import group_dependency, query
 from suanli.web.routes.predict import Engine, KvDType, ModelQ, WeightDType
 from suanli.web.schemas import ERRORS
 
@@ -25,42 +27,22 @@ Frac = Optional[Annotated[float, Query(ge=0, le=1, allow_inf_nan=False)]]
 Pos = Optional[Annotated[float, Query(ge=0, le=1e9, allow_inf_nan=False)]]
 MoneyQ = Optional[Annotated[str, Query(max_length=60, description="'AMOUNT CURRENCY DATE', e.g. '1280000 CNY 2025-07'")]]
 Workloads = Literal["chat", "reasoning", "summarisation", "interactive", "batch"]
-TokensQ = Optional[Annotated[float, Query(ge=1, le=deps.MAX_TOKENS, allow_inf_nan=False)]]
-MsQ = Optional[Annotated[float, Query(gt=0, le=deps.MAX_MS, allow_inf_nan=False)]]
 
-# query name -> default name of the cost model (suanli/data/econ/defaults.csv), as the CLI flags
-DEFAULTS = (("electricity_cny_kwh", "electricity_cny_per_kwh"), ("pue", "pue"), ("life_years", "life_years"),
-            ("residual", "residual_fraction"), ("financing_rate", "financing_rate"), ("utilisation", "utilisation"),
-            ("hosting_cny_kw_month", "hosting_cny_per_kw_month"),
-            ("hosting_cny_rack_month", "hosting_cny_per_rack_month"), ("servers_per_rack", "servers_per_rack"),
-            ("maintenance", "maintenance_fraction_per_year"), ("host_overhead_w", "host_overhead_w_per_server"),
-            ("busy_power", "busy_power_fraction"), ("idle_power", "idle_power_fraction"),
-            ("discount_rate", "discount_rate"))
+# the cost model's sourced defaults a parameter may replace (declared in suanli.app.params)
+EconValues = Annotated[dict[str, Any], Depends(group_dependency(P.ECONOMICS, "economics_parameters"))]
 
 
 def econ_context(
+    econ: EconValues,
     currency: Literal["CNY", "USD"] = "CNY",
     as_of: Annotated[Optional[str], Query(max_length=10, pattern=r"^\d{4}-\d{2}(-\d{2})?$",
                                           description="Date of amounts given without one")] = None,
-    electricity_cny_kwh: Pos = None, pue: Optional[Annotated[float, Query(ge=1, le=5, allow_inf_nan=False)]] = None,
-    life_years: Optional[Annotated[float, Query(gt=0, le=50, allow_inf_nan=False)]] = None, residual: Frac = None,
-    financing_rate: Frac = None, utilisation: Optional[Annotated[float, Query(gt=0, le=1, allow_inf_nan=False)]] = None,
-    hosting_cny_kw_month: Pos = None, hosting_cny_rack_month: Pos = None,
-    servers_per_rack: Optional[Annotated[float, Query(ge=1, le=1000, allow_inf_nan=False)]] = None,
-    maintenance: Frac = None, host_overhead_w: Pos = None, busy_power: Frac = None, idle_power: Frac = None,
-    discount_rate: Frac = None,
 ) -> Any:
     """The cost model's settings: every sourced default, replaced by the parameters given."""
     from suanli.app.econ_context import context
 
-    given = dict(electricity_cny_kwh=electricity_cny_kwh, pue=pue, life_years=life_years, residual=residual,
-                 financing_rate=financing_rate, utilisation=utilisation, hosting_cny_kw_month=hosting_cny_kw_month,
-                 hosting_cny_rack_month=hosting_cny_rack_month, servers_per_rack=servers_per_rack,
-                 maintenance=maintenance, host_overhead_w=host_overhead_w, busy_power=busy_power,
-                 idle_power=idle_power, discount_rate=discount_rate)
-    overrides = {name: given[q] for q, name in DEFAULTS if given[q] is not None}
-    return context(currency=currency, overrides=overrides, as_of=as_of,
-                   override_sources={name: f"given ({q})" for q, name in DEFAULTS})
+    return context(currency=currency, overrides=P.econ_overrides(econ), as_of=as_of,
+                   override_sources=P.econ_sources("given ({name})"))
 
 
 Ctx = Annotated[Any, Depends(econ_context)]
@@ -132,8 +114,10 @@ def build_router() -> APIRouter | None:
         ctx: Ctx, kw: CompareKw, model: ModelQ,
         hardware: Annotated[Optional[list[str]], Query(max_length=deps.MAX_CHIPS, description="Chips")] = None,
         system: Annotated[Optional[str], Query(max_length=100, description="A priced system id instead")] = None,
-        workload: Optional[Workloads] = None, isl: TokensQ = None, osl: TokensQ = None, ttft_ms: MsQ = None,
-        tpot_ms: MsQ = None, server_price: MoneyQ = None, lease_cny_gpu_hour: Pos = None,
+        workload: Optional[Workloads] = None, isl: Annotated[Optional[float], query(P.PRESET_ISL)] = None,
+        osl: Annotated[Optional[float], query(P.PRESET_OSL)] = None,
+        ttft_ms: Annotated[Optional[float], query(P.PRESET_TTFT_MS)] = None,
+        tpot_ms: Annotated[Optional[float], query(P.PRESET_TPOT_MS)] = None, server_price: MoneyQ = None, lease_cny_gpu_hour: Pos = None,
         lease_cny_server_month: Pos = None, prefill_share: Frac = None,
     ) -> Any:
         """Same as ``suanli cost``; ``explain`` lists every input, default, price row and FX rate used."""
@@ -170,8 +154,10 @@ def build_router() -> APIRouter | None:
         ctx: Ctx, kw: CompareKw, model: ModelQ,
         option: Annotated[str, Query(min_length=1, max_length=100, description="Option X (system id or chip)")],
         vs: Annotated[str, Query(min_length=1, max_length=100, description="Option Y (system id or chip)")],
-        workload: Optional[Workloads] = None, isl: TokensQ = None, osl: TokensQ = None, ttft_ms: MsQ = None,
-        tpot_ms: MsQ = None,
+        workload: Optional[Workloads] = None, isl: Annotated[Optional[float], query(P.PRESET_ISL)] = None,
+        osl: Annotated[Optional[float], query(P.PRESET_OSL)] = None,
+        ttft_ms: Annotated[Optional[float], query(P.PRESET_TTFT_MS)] = None,
+        tpot_ms: Annotated[Optional[float], query(P.PRESET_TPOT_MS)] = None,
         mix: Annotated[Optional[str], Query(max_length=200, description="e.g. chat:0.7,reasoning:0.3")] = None,
         option_price: MoneyQ = None,
         option_price_ratio: Optional[Annotated[float, Query(gt=0, le=100, allow_inf_nan=False)]] = None,
