@@ -1,22 +1,80 @@
 """Response shapes of the JSON API (OpenAPI documentation and conformance tests).
 
-They mirror the ``to_dict()`` of the app-layer results; ``tests/test_web_api.py`` checks
-that every key the app produces is declared here, so the two cannot drift apart
-silently.  Units are in the field names (``*_ms``, ``*_gb``, ``tok_s``); a number that
+The models of the app-layer result dataclasses (a prediction, a simulation, a validation
+case) are derived from them (:func:`response_model`): a field added to the result shows in the
+OpenAPI schema without an edit here.  The others mirror their ``to_dict()``;
+``tests/test_web_api.py`` checks that every key the app produces is declared, so the two cannot
+drift apart silently.  Units are in the field names (``*_ms``, ``*_gb``, ``tok_s``); a number that
 is not finite in the model (e.g. a TPOT of one-token outputs) is ``null``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import dataclasses
+import types
+import typing
+from typing import Any, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from suanli.app.predict import Prediction
+from suanli.app.simulate import SimulationReport
+from suanli.app.validate import CaseResult, ValidationReport
 
 Num = Optional[float]
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+# typing constructors applied at run time to types computed at run time (not type expressions)
+_Optional: Any = Optional
+_Union: Any = Union
+_list: Any = list
+_dict: Any = dict
+_DERIVED: dict[type, Any] = {}   # result dataclass -> its response model, for nested results
+
+
+def _json_type(tp: Any) -> Any:
+    """The JSON shape of a result field's type: tuples are lists, every float may be null (a
+    number that is not finite in the model), a nested result is its response model."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is float:
+        return Num
+    if tp in _DERIVED:
+        return _DERIVED[tp]
+    if origin in (Union, types.UnionType):
+        inner = tuple(_json_type(a) for a in args if a is not type(None))
+        return _Optional[_Union[inner]] if len(inner) > 1 else _Optional[inner[0]]
+    if origin is tuple:
+        items = tuple(dict.fromkeys(_json_type(a) for a in args if a is not Ellipsis))
+        return _list[_Union[items]] if len(items) > 1 else _list[items[0]] if items else _list[Any]
+    if origin is dict:
+        return _dict[_json_type(args[0]), _json_type(args[1])]
+    return tp
+
+
+def response_model(result: type, name: str, *, exclude: tuple[str, ...] = (),
+                   describe: dict[str, str] | None = None, **extra: Any) -> type[BaseModel]:
+    """The response model of the app-layer result dataclass ``result``: its fields with their
+    types (as JSON carries them) and defaults, ``describe`` adding descriptions, ``extra``
+    adding fields the route sets (``name=(type, default or FieldInfo)``)."""
+    hints = typing.get_type_hints(result)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(result):
+        if f.name in exclude:
+            continue
+        desc = (describe or {}).get(f.name)
+        if f.default_factory is not dataclasses.MISSING:
+            info = Field(default_factory=f.default_factory, description=desc)
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else ...
+            info = Field(list(default) if isinstance(default, tuple) else default, description=desc)
+        fields[f.name] = (_json_type(hints[f.name]), info)
+    model = create_model(name, __base__=_Out, __doc__=result.__doc__, **fields, **extra)
+    _DERIVED[result] = model
+    return model
 
 
 class ErrorBody(BaseModel):
@@ -39,54 +97,21 @@ class ChipLabel(_Out):
     status: str
 
 
-class PredictionOut(_Out):
-    hardware: str
-    model: str
-    engine: str
-    gpus: int
-    tp: int
-    pp: int
-    ep: int
-    dp_attention: int
-    replicas: int
-    weight_dtype: str
-    kv_dtype: str
-    compute_dtype: str
-    isl: float
-    osl: float
-    scenario: str
-    concurrency: Num
-    request_rate: Num
-    num_requests: Optional[int] = Field(None, description="Requests the benchmark sends in total (burst TTFT)")
-    ttft_ms: Num = Field(None, description="Mean TTFT; null when the load is saturated (no finite mean)")
-    tpot_ms: Num
-    output_tok_s_per_gpu: Num
-    total_tok_s_per_gpu: Num
-    input_tok_s_per_gpu: Num
-    tok_s_per_user: Num
-    batch_per_instance: Num
-    saturated: bool = Field(False, description="Offered load exceeds the predicted capacity")
-    capacity_req_s: Num = Field(None, description="Requests/s the deployment sustains at its batch limit")
-    basis: str = Field("", description="How the dominant op's time was made: measured-kernels:<system>/<backend>, "
-                                       "transferred:<system>, roofline-prior or roofline")
-    kernel_basis: dict[str, str] = Field(default_factory=dict, description="Basis per op kind")
-    layout_reason: str = Field("", description="Which layout suanli chose for blank TP/PP/EP/DP, and why")
-    fits: bool
-    weights_gb_per_gpu: Num
-    kv_gb_per_gpu: Num
-    max_concurrency: Num
-    mode: str
-    provenance: str
-    band: list[Num] = Field(description="P10..P90 ratio band from the calibration residuals")
-    bound: str
-    system: str
-    unverified_hardware: bool
-    warnings: list[str]
-    decode_breakdown_ms: dict[str, Num]
-    prefill_breakdown_ms: dict[str, Num]
-    model_source: str = Field("", description="where the model config came from: 'bundled', "
-                              "'SUANLI_MODELS_PATH' or 'Hugging Face cache' (of the server)")
-    label: ChipLabel
+PredictionOut = response_model(
+    Prediction, "PredictionOut", label=(ChipLabel, ...),
+    describe={
+        "num_requests": "Requests the benchmark sends in total (burst TTFT)",
+        "ttft_ms": "Mean TTFT; null when the load is saturated (no finite mean)",
+        "saturated": "Offered load exceeds the predicted capacity",
+        "capacity_req_s": "Requests/s the deployment sustains at its batch limit",
+        "basis": "How the dominant op's time was made: measured-kernels:<system>/<backend>, transferred:<system>, "
+                 "roofline-prior or roofline",
+        "kernel_basis": "Basis per op kind",
+        "layout_reason": "Which layout suanli chose for blank TP/PP/EP/DP, and why",
+        "band": "P10..P90 ratio band from the calibration residuals",
+        "model_source": "where the model config came from: 'bundled', 'SUANLI_MODELS_PATH' or 'Hugging Face cache' "
+                        "(of the server)",
+    })
 
 
 class ChipRow(_Out):
@@ -151,50 +176,12 @@ class ParetoOut(_Out):
     frontiers: list[FrontierOut]
 
 
-class SimulationOut(_Out):
-    hardware: str
-    model: str
-    gpus: int
-    tp: int
-    pp: int
-    ep: int
-    replicas: int
-    weight_dtype: str
-    kv_dtype: str
-    engine: str
-    arrival: str
-    request_rate: Num
-    requests: int
-    seed: int
-    summary: dict[str, Any]
-    output_tok_s_per_gpu: Num
-    total_tok_s_per_gpu: Num
-    mode: str
-    provenance: str
-    warnings: list[str]
-    unverified_hardware: bool
+SimulationOut = response_model(SimulationReport, "SimulationOut", exclude=("result",))
+CaseOut = response_model(CaseResult, "CaseOut",
+                         describe={"source_group": "Publication family the case was read from"})
 
 
-class CaseOut(_Out):
-    case_id: str
-    source_group: str = Field("", description="Publication family the case was read from")
-    hardware: str
-    model: str
-    engine: str
-    scenario: str
-    metric: str
-    measured: Num
-    predicted: Num
-    ape: Num
-    status: str
-    reason: str
-    line: int
-
-
-class ValidationOut(_Out):
-    source: str
-    cases: list[CaseOut]
-    summary: dict[str, Any]
+ValidationOut = response_model(ValidationReport, "ValidationOut", source=(str, ...))
 
 
 class AcceleratorOut(_Out):
