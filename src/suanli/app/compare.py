@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from suanli.app import params as P
 from suanli.app.backends import run_tasks
 from suanli.errors import InvalidInput, MissingSpec, SuanliError
 from suanli.app.platform import platform_for
@@ -280,8 +281,9 @@ def _specs(model: str, hardware: Sequence[str] | None, *, isl: float, osl: float
 
 
 def compare(model: str, hardware: Sequence[str] | None = None, *, isl: float, osl: float,
-            ttft_ms: float | None = None, tpot_ms: float | None = None, gpus: int | None = None,
-            max_gpus: int | None = None, request_rate: float | None = None, engine: str = "vllm",
+            ttft_ms: float | None = P.TTFT_MS.default, tpot_ms: float | None = P.TPOT_MS.default,
+            gpus: int | None = None, max_gpus: int | None = None,
+            request_rate: float | None = P.REQUEST_RATE.default, engine: str = P.ENGINE.default,
             weight_dtypes: Sequence[str] | None = None, kv_dtypes: Sequence[str] | None = None,
             disagg: bool = True, backend: str = "local", address: str | None = None,
             hardware_files: Sequence[str] = (), progress: Callable[[int, int], None] | None = None) -> CompareResult:
@@ -308,7 +310,7 @@ class Frontier:
 
 
 def pareto(model: str, hardware: Sequence[str] | None = None, *, isl: float, osl: float, gpus: int | None = None,
-           max_gpus: int | None = None, engine: str = "vllm", weight_dtypes: Sequence[str] | None = None,
+           max_gpus: int | None = None, engine: str = P.ENGINE.default, weight_dtypes: Sequence[str] | None = None,
            kv_dtypes: Sequence[str] | None = None, disagg: bool = True, backend: str = "local",
            address: str | None = None, hardware_files: Sequence[str] = (),
            progress: Callable[[int, int], None] | None = None) -> list[Frontier]:
@@ -335,7 +337,7 @@ def _frontier(res: dict[str, Any]) -> Frontier:
 
 
 def sweep(model: str, hardware: Sequence[str] | None = None, *, isl: float, osl: float, gpus: int | None = None,
-          max_gpus: int | None = None, engine: str = "vllm", weight_dtypes: Sequence[str] | None = None,
+          max_gpus: int | None = None, engine: str = P.ENGINE.default, weight_dtypes: Sequence[str] | None = None,
           kv_dtypes: Sequence[str] | None = None, disagg: bool = True, backend: str = "local",
           address: str | None = None, hardware_files: Sequence[str] = (),
           progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:

@@ -21,11 +21,13 @@ from typing import Any, Iterable, Iterator, Mapping
 from suanli.app.limits import MAX_CONCURRENCY, MAX_GPUS, MAX_MS, MAX_RATE, MAX_REQUESTS_SENT, MAX_TOKENS
 from suanli.errors import InvalidInput
 from suanli.specs.deployment import ENGINES, SCENARIOS
+from suanli.specs.dtypes import DType
 
 MODES = ("calibrated", "roofline")
 
 
 def _num(x: float) -> str:
+    """A number as a person writes it: 4096, 0.5, 1e+12, nan."""
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
 
 
@@ -48,6 +50,7 @@ class Param:
     flags: tuple[str, ...] = ()
     metavar: str | None = None
     key: str | None = None
+    canonical: tuple[str, ...] | None = None   # the values the API offers (the CLI and Python take aliases too)
 
     @property
     def flag(self) -> str:
@@ -80,7 +83,8 @@ class Param:
             return f"{self.flag} must be one of {', '.join(self.choices)}, got {value!r}"
         kind = "an integer" if self.type is int else "a finite number"
         bounds = self.bounds_text()
-        return f"{self.flag} must be {kind}{' ' + bounds if bounds else ''}, got {value!r}"
+        given = _num(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+        return f"{self.flag} must be {kind}{' ' + bounds if bounds else ''}, got {given}"
 
     def violates(self, value: Any) -> bool:
         if value is None:
@@ -91,9 +95,9 @@ class Param:
             return False
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return True
-        if self.type is int and int(value) != value:
-            return True
         if not math.isfinite(value):
+            return True
+        if self.type is int and int(value) != value:
             return True
         return ((self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt)
                 or (self.le is not None and value > self.le) or (self.lt is not None and value >= self.lt))
@@ -153,9 +157,10 @@ EP = Param("ep", int, None, "Expert parallel size (MoE; default 1 = experts spli
 DP_ATTENTION = Param("dp_attention", int, None, "Data-parallel attention ranks per TP group (SGLang; default 1).",
                      **_PAR)
 WEIGHT_DTYPE = Param("weight_dtype", str, None, "Weight format: bf16|fp8|int8|int4|fp4|mxfp4 (default: the "
-                     "checkpoint's own).", metavar="DTYPE")
+                     "checkpoint's own).", metavar="DTYPE", canonical=tuple(d.value for d in DType))
 KV_DTYPE = Param("kv_dtype", str, None, "KV-cache format: bf16|fp16|fp8 (default: the engine's, bf16 except "
-                 "TensorRT-LLM with FP8/FP4 weights).", flags=("--kv-dtype", "--kv-cache-dtype"), metavar="DTYPE")
+                 "TensorRT-LLM with FP8/FP4 weights).", flags=("--kv-dtype", "--kv-cache-dtype"), metavar="DTYPE",
+                 canonical=("bf16", "fp16", "fp8"))
 ENGINE = Param("engine", str, "vllm", "Serving engine (its runtime calibration and kernel backend).",
                choices=ENGINES)
 SYSTEM = Param("system", str, None, "Server system id (scale-out network; default: one built from the chip).",

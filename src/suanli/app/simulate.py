@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from suanli.app import params as P
 from suanli.app.backends import run_tasks
 from suanli.app.limits import BURST_CV
 from suanli.app.predict import resolve
@@ -26,8 +27,11 @@ from suanli.errors import ConfigError, InvalidInput
 from suanli.files import parse_json
 from suanli.perf import workload as wk
 from suanli.perf.simulate import SimConfig, SimResult, StepTable, sim_config, simulate as run_sim, step_table
-from suanli.specs.accelerator import Accelerator
+from suanli.app.calibration import Calibration
+from suanli.specs.accelerator import Accelerator, HardwareCatalog
+from suanli.specs.dtypes import DType
 from suanli.specs.model import ModelSpec
+from suanli.specs.system import System, SystemCatalog
 
 DEFAULT_REQUESTS = 2000
 MAX_REQUESTS = 5_000_000
@@ -172,13 +176,19 @@ def _check_lengths(spec: str, name: str) -> None:
 
 
 def simulate(model: str | ModelSpec, hardware: str | Accelerator, *, request_rate: float | None = None, duration_s: float | None = None,
-             n_requests: int | None = None, trace: str | Path | None = None, isl: float = 1024, osl: float = 256,
+             n_requests: int | None = None, trace: str | Path | None = None, isl: float = P.ISL.default, osl: float = P.OSL.default,
              isl_dist: str = "fixed", osl_dist: str = "fixed", arrival: str = "poisson", burst_cv: float = 2.0,
              prefix_hit_rate: float = 0.0, seed: int = 0, sla_ttft_ms: float | None = None,
              sla_tpot_ms: float | None = None, backend: str = "serial", address: str | None = None,
              replicas_to_simulate: int | None = None, progress: Callable[[int, int], None] | None = None,
-             **deployment: Any) -> SimulationReport:
-    """Simulate a deployment (keyword ``deployment`` as :func:`suanli.app.predict.resolve`).
+             gpus: int | None = P.GPUS.default, tp: int | None = P.TP.default, pp: int | None = P.PP.default,
+             ep: int | None = P.EP.default, dp_attention: int | None = P.DP_ATTENTION.default,
+             weight_dtype: str | DType | None = P.WEIGHT_DTYPE.default,
+             kv_dtype: str | DType | None = P.KV_DTYPE.default, engine: str = P.ENGINE.default,
+             system: str | System | None = P.SYSTEM.default, mode: str = P.MODE.default,
+             catalog: HardwareCatalog | None = None, systems: SystemCatalog | None = None,
+             calibration: Calibration | None = None) -> SimulationReport:
+    """Simulate a deployment (the deployment parameters as :func:`suanli.app.predict.resolve`).
 
     Generated arrivals: each replica receives an independent stream at
     ``request_rate / replicas`` (a random split of a Poisson stream is Poisson),
@@ -222,7 +232,9 @@ def simulate(model: str | ModelSpec, hardware: str | Accelerator, *, request_rat
         _check_lengths(isl_dist, "isl")
         _check_lengths(osl_dist, "osl")
 
-    r = resolve(model, hardware, isl=isl, osl=osl, request_rate=rate, scenario="server", **deployment)
+    r = resolve(model, hardware, isl=isl, osl=osl, request_rate=rate, scenario="server", gpus=gpus, tp=tp, pp=pp,
+                ep=ep, dp_attention=dp_attention, weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine,
+                system=system, mode=mode, catalog=catalog, systems=systems, calibration=calibration)
     eng = r.instance()
     cfg = sim_config(eng, prefix_hit_rate=prefix_hit_rate)
     table = step_table(eng, cfg.max_seqs, cfg.max_batched_tokens)

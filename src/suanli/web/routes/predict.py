@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from suanli.app import params as P
 from suanli.errors import InvalidInput
 from suanli.specs.deployment import ENGINES, SCENARIOS
-from suanli.specs.dtypes import DType
 from suanli.web import deps
 from suanli.web.jsonutil import JSONResponse, fields_dict
 from suanli.web.params import field, query
@@ -20,9 +19,10 @@ router = APIRouter(prefix="/api", tags=["performance"])
 
 Engine = Literal[ENGINES]  # type: ignore[valid-type]
 Scenario = Literal[SCENARIOS]  # type: ignore[valid-type]
-_WEIGHT_DTYPES = tuple(d.value for d in DType)
+_WEIGHT_DTYPES = P.WEIGHT_DTYPE.canonical
+_KV_DTYPES = P.KV_DTYPE.canonical
 WeightDType = Literal[_WEIGHT_DTYPES]  # type: ignore[valid-type]
-KvDType = Literal["bf16", "fp16", "fp8"]
+KvDType = Literal[_KV_DTYPES]  # type: ignore[valid-type]
 Mode = Literal[P.MODES]  # type: ignore[valid-type]
 
 ModelQ = Annotated[str, Query(min_length=1, max_length=200, description="Bundled model id (Qwen/Qwen3-32B, qwen3-32b)",
