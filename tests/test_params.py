@@ -101,6 +101,13 @@ def test_cli_api_and_python_agree_with_the_declaration(command: str, path: str, 
         assert sig.parameters[p.name].default == p.default, fn.__name__
 
 
+@pytest.mark.parametrize("command", ["predict", "compare", "pareto", "sweep", "simulate", "cost", "fairprice"])
+def test_profile_option_is_the_declared_one(command: str) -> None:
+    opt = _click_params(command)["profile"]
+    assert tuple(opt.opts) == P.PROFILE.cli_flags and opt.help == P.PROFILE.description
+    assert opt.default is None and opt.metavar == P.PROFILE.metavar
+
+
 def test_predict_has_an_explicit_signature() -> None:
     """No **kwargs pass-through: every keyword of resolve() is a keyword of predict()."""
     pred = inspect.signature(predict).parameters

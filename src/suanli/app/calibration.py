@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from suanli.errors import ConfigError, InvalidInput
 from suanli.files import parse_json
+from suanli.perf.correction import Correction
 from suanli.perf.runtime import RANGES, EngineLimits, Runtime, speed_of_light
 
 # Priors (SI units) of the runtime costs, before any fit; ranges in perf.runtime.RANGES.
@@ -67,7 +68,20 @@ class Calibration:
     meta: Mapping[str, Any]
     engine_limits: Mapping[str, Mapping[str, Any]]
     origin: str = "bundled"
+    # a user's calibration profile (suanli.app.profile.Profile): per chip x engine corrections
+    profile: Any = None
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def with_profile(self, profile: Any) -> "Calibration":
+        """This calibration with a user's profile applied on top (a fresh cache)."""
+        return replace(self, profile=profile, _cache={})
+
+    def correction_for(self, acc_id: str, engine_key: str, family: str | None,
+                       model: str | None = None) -> Correction | None:
+        """The profile's correction for this chip x runtime (and model), if any."""
+        if self.profile is None:
+            return None
+        return self.profile.correction_for(acc_id, engine_key, family, model)
 
     def limits_for(self, engine: str, memory_gb: float, acc_id: str = "") -> EngineLimits:
         raw = (self.engine_limits.get(engine) or self.engine_limits.get(engine.split("-")[0])

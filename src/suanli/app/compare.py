@@ -17,6 +17,7 @@ import numpy as np
 
 from suanli.app import params as P
 from suanli.app.backends import run_tasks
+from suanli.app.calibration import load_calibration, runtime_key
 from suanli.errors import InvalidInput, MissingSpec, SuanliError
 from suanli.app.platform import platform_for
 from suanli.app.predict import Z90
@@ -72,6 +73,7 @@ class SearchSpec:
     kv_dtypes: tuple[str, ...] | None
     disagg: bool
     hardware_files: tuple[str, ...] = ()
+    profile: Any = None     # a user's calibration profile (suanli.app.profile.Profile), picklable
 
 
 def _candidate_dtypes(model: ModelSpec, acc: Accelerator, weights: tuple[str, ...] | None,
@@ -98,8 +100,14 @@ def search_chip(spec: SearchSpec) -> dict[str, Any]:
     system = default_system_for(acc, load_systems(hardware=catalog))
     weights, kvs = _candidate_dtypes(model, acc, spec.weight_dtypes, spec.kv_dtypes)
     notes: list[str] = list(acc.flags())
-    pf, warns = platform_for(acc, spec.engine, system)
+    cal = load_calibration().with_profile(spec.profile) if spec.profile is not None else None
+    pf, warns = platform_for(acc, spec.engine, system, calibration=cal, family=model.family, model=model.id)
     notes += warns
+    corr, profile_note = None, ""
+    if spec.profile is not None:
+        key = runtime_key(spec.engine, acc.vendor)
+        corr = spec.profile.correction_for(acc.id, key, model.family, model.id)
+        profile_note = spec.profile.note_for(acc.id, key, model.family, model.id)
     precisions = {}
     for w in list(weights):
         try:
@@ -119,10 +127,17 @@ def search_chip(spec: SearchSpec) -> dict[str, Any]:
         parts += [evaluate_disaggregated(model, sp, pf, isl=spec.isl, osl=spec.osl, max_gpus=spec.max_gpus)
                   for sp in spaces]
     table = Evaluated.concat(parts)
+    if corr is not None and table.columns:
+        cols = dict(table.columns)
+        cols["ttft_s"] = cols["ttft_s"] * corr.metric_scale("ttft_ms")
+        cols["tpot_s"] = cols["tpot_s"] * corr.metric_scale("tpot_ms")
+        cols["tok_s_per_user"] = 1.0 / cols["tpot_s"]
+        table = Evaluated(columns=cols, evaluated=table.evaluated)
     rt = pf.runtime
     band = (math.exp(-Z90 * rt.sigma), math.exp(Z90 * rt.sigma))
     return {"hardware": acc.id, "name": acc.name, "unverified": acc.unverified, "status": acc.status,
             "columns": table.columns, "evaluated": table.evaluated, "notes": list(dict.fromkeys(notes)),
+            "profile": profile_note,
             "mode": rt.mode, "provenance": rt.provenance, "band": band, "gpus_per_server": system.gpus or 8,
             "system": system.id, "min_weights_gb": _min_weights_gb(model, weights)}
 
@@ -158,6 +173,7 @@ class ChipResult:
     mode: str = ""
     band: tuple[float, float] = (1.0, 1.0)
     notes: tuple[str, ...] = ()
+    profile: str = ""          # "calibrated on N of your runs (profile NAME) ..." when a profile was given
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -191,7 +207,8 @@ def best_under_targets(res: dict[str, Any], *, ttft_ms: float | None, tpot_ms: f
     """Highest tokens/s per GPU meeting both targets, or why none does."""
     base = dict(hardware=res["hardware"], name=res.get("name", res["hardware"]),
                 unverified=bool(res.get("unverified")), mode=res.get("mode", ""),
-                band=tuple(res.get("band", (1.0, 1.0))), notes=tuple(res.get("notes", ())))
+                band=tuple(res.get("band", (1.0, 1.0))), notes=tuple(res.get("notes", ())),
+                profile=str(res.get("profile", "")))
     if "error" in res:
         return ChipResult(feasible=False, reason=res["error"], **base)
     cols = res["columns"]
@@ -255,7 +272,8 @@ class CompareResult:
 
 def _specs(model: str, hardware: Sequence[str] | None, *, isl: float, osl: float, gpus: int | None,
            max_gpus: int | None, engine: str, weight_dtypes: Sequence[str] | None,
-           kv_dtypes: Sequence[str] | None, disagg: bool, hardware_files: Sequence[str] = ()) -> list[SearchSpec]:
+           kv_dtypes: Sequence[str] | None, disagg: bool, hardware_files: Sequence[str] = (),
+           profile: Any = None) -> list[SearchSpec]:
     if gpus is not None and max_gpus is not None:
         raise InvalidInput("give --gpus or --max-gpus, not both", field="gpus")
     budget = gpus if gpus is not None else (max_gpus if max_gpus is not None else DEFAULT_MAX_GPUS)
@@ -276,7 +294,7 @@ def _specs(model: str, hardware: Sequence[str] | None, *, isl: float, osl: float
                        max_gpus=budget, exact_gpus=gpus, engine=engine,
                        weight_dtypes=tuple(weight_dtypes) if weight_dtypes else None,
                        kv_dtypes=tuple(kv_dtypes) if kv_dtypes else None, disagg=disagg,
-                       hardware_files=tuple(hardware_files))
+                       hardware_files=tuple(hardware_files), profile=profile)
             for h in dict.fromkeys(chips)]
 
 
@@ -286,13 +304,15 @@ def compare(model: str, hardware: Sequence[str] | None = None, *, isl: float, os
             request_rate: float | None = P.REQUEST_RATE.default, engine: str = P.ENGINE.default,
             weight_dtypes: Sequence[str] | None = None, kv_dtypes: Sequence[str] | None = None,
             disagg: bool = True, backend: str = "local", address: str | None = None,
-            hardware_files: Sequence[str] = (), progress: Callable[[int, int], None] | None = None) -> CompareResult:
+            hardware_files: Sequence[str] = (), progress: Callable[[int, int], None] | None = None,
+            profile: Any = None) -> CompareResult:
     """Rank chips by tokens/s per GPU at their best deployment meeting the targets."""
     for name, v in (("ttft_ms", ttft_ms), ("tpot_ms", tpot_ms), ("request_rate", request_rate)):
         if v is not None and not (0 < v < math.inf):
             raise InvalidInput(f"--{name.replace('_', '-')} must be a positive number, got {v!r}", field=name)
     specs = _specs(model, hardware, isl=isl, osl=osl, gpus=gpus, max_gpus=max_gpus, engine=engine,
-                   weight_dtypes=weight_dtypes, kv_dtypes=kv_dtypes, disagg=disagg, hardware_files=hardware_files)
+                   weight_dtypes=weight_dtypes, kv_dtypes=kv_dtypes, disagg=disagg, hardware_files=hardware_files,
+                   profile=profile)
     results = run_tasks(_safe_search, specs, backend=backend, address=address, progress=progress)
     chips = [best_under_targets(r, ttft_ms=ttft_ms, tpot_ms=tpot_ms, request_rate=request_rate) for r in results]
     chips.sort(key=lambda c: (not c.feasible, -(c.output_tok_s_per_gpu or 0.0), c.hardware))
@@ -307,16 +327,18 @@ class Frontier:
     unverified: bool
     points: tuple[dict[str, Any], ...]   # sorted by tok/s/user
     error: str = ""
+    profile: str = ""
 
 
 def pareto(model: str, hardware: Sequence[str] | None = None, *, isl: float, osl: float, gpus: int | None = None,
            max_gpus: int | None = None, engine: str = P.ENGINE.default, weight_dtypes: Sequence[str] | None = None,
            kv_dtypes: Sequence[str] | None = None, disagg: bool = True, backend: str = "local",
            address: str | None = None, hardware_files: Sequence[str] = (),
-           progress: Callable[[int, int], None] | None = None) -> list[Frontier]:
+           progress: Callable[[int, int], None] | None = None, profile: Any = None) -> list[Frontier]:
     """Throughput per GPU vs tokens/s per user frontier per chip (InferenceMAX chart)."""
     specs = _specs(model, hardware, isl=isl, osl=osl, gpus=gpus, max_gpus=max_gpus, engine=engine,
-                   weight_dtypes=weight_dtypes, kv_dtypes=kv_dtypes, disagg=disagg, hardware_files=hardware_files)
+                   weight_dtypes=weight_dtypes, kv_dtypes=kv_dtypes, disagg=disagg, hardware_files=hardware_files,
+                   profile=profile)
     return [_frontier(res) for res in run_tasks(_safe_search, specs, backend=backend, address=address,
                                                  progress=progress)]
 
@@ -333,17 +355,19 @@ def _frontier(res: dict[str, Any]) -> Frontier:
         r = _row(cols, int(i))
         r["description"] = _describe(r)
         pts.append(r)
-    return Frontier(hardware=res["hardware"], unverified=res["unverified"], points=tuple(pts))
+    return Frontier(hardware=res["hardware"], unverified=res["unverified"], points=tuple(pts),
+                    profile=str(res.get("profile", "")))
 
 
 def sweep(model: str, hardware: Sequence[str] | None = None, *, isl: float, osl: float, gpus: int | None = None,
           max_gpus: int | None = None, engine: str = P.ENGINE.default, weight_dtypes: Sequence[str] | None = None,
           kv_dtypes: Sequence[str] | None = None, disagg: bool = True, backend: str = "local",
           address: str | None = None, hardware_files: Sequence[str] = (),
-          progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+          progress: Callable[[int, int], None] | None = None, profile: Any = None) -> dict[str, np.ndarray]:
     """Every evaluated configuration of every chip, as columns (with ``hardware``)."""
     specs = _specs(model, hardware, isl=isl, osl=osl, gpus=gpus, max_gpus=max_gpus, engine=engine,
-                   weight_dtypes=weight_dtypes, kv_dtypes=kv_dtypes, disagg=disagg, hardware_files=hardware_files)
+                   weight_dtypes=weight_dtypes, kv_dtypes=kv_dtypes, disagg=disagg, hardware_files=hardware_files,
+                   profile=profile)
     tables = []
     for res in run_tasks(_safe_search, specs, backend=backend, address=address, progress=progress):
         if "error" in res or not res["columns"]:

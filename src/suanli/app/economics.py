@@ -141,7 +141,8 @@ def cost(model: str, chips: Sequence[str] | None = None, *, workload_name: str |
                              server=s.label, gpus_per_server=s.gpus, server_price=price, tco=tco, owned=owned,
                              lease_rate=lz[0] if lz else None, lease_unit=lz[1] if lz else None, leased=leased,
                              breakeven_utilisation=be_u, breakeven_months=be_m, notes=tuple(notes),
-                             perf_notes=tuple(c.notes), band=(float(c.band[0]), float(c.band[1])), server_quote=s.quote.to_dict() if s.quote else None,
+                             perf_notes=tuple(c.notes) + ((c.profile,) if c.profile else ()), band=(float(c.band[0]), float(c.band[1])),
+                             server_quote=s.quote.to_dict() if s.quote else None,
                              lease_quote=_lease_dict(lz[2]) if lz else None))
     return CostReport(model=model, workload=wl, currency=ctx.currency, chips=tuple(rows),
                       items=tuple(ctx.items.values()))

@@ -249,7 +249,15 @@ def econ_sources(how: str = "flag {flag}") -> dict[str, str]:
     return {p.key or p.name: how.format(flag=p.flag, name=p.name) for p in ECONOMICS}
 
 
-ALL: tuple[Param, ...] = (*DEPLOYMENT, *WORKLOAD, *SLA, *ECONOMICS)
+# --- calibration ------------------------------------------------------------------------------
+
+PROFILE = Param("profile", str, None, "Calibration profile fitted on your own runs (suanli calibrate --profile NAME) "
+                "or an exported profile file; predictions on the chips and engines it covers are corrected and "
+                "say so.", metavar="NAME|FILE.json")
+
+CALIBRATION = _group("calibration", PROFILE)
+
+ALL: tuple[Param, ...] = (*DEPLOYMENT, *WORKLOAD, *SLA, *ECONOMICS, *CALIBRATION)
 
 
 def param(name: str) -> Param:
@@ -266,7 +274,7 @@ def check(values: Mapping[str, Any], groups: Iterable[Group] = (DEPLOYMENT, WORK
         group.check(values)
 
 
-__all__ = ["ALL", "CONCURRENCY", "DEPLOYMENT", "DP_ATTENTION", "ECONOMICS", "ENGINE", "ENGINES", "EP", "GPUS",
-           "Group", "ISL", "KV_DTYPE", "MODE", "MODES", "NUM_REQUESTS", "OSL", "PP", "Param", "REQUEST_RATE",
+__all__ = ["ALL", "CALIBRATION", "CONCURRENCY", "DEPLOYMENT", "DP_ATTENTION", "ECONOMICS", "ENGINE", "ENGINES", "EP", "GPUS",
+           "Group", "ISL", "KV_DTYPE", "MODE", "MODES", "NUM_REQUESTS", "OSL", "PP", "PROFILE", "Param", "REQUEST_RATE",
            "SCENARIO", "SCENARIOS", "SLA", "SYSTEM", "TP", "TPOT_MS", "TTFT_MS", "WEIGHT_DTYPE", "WORKLOAD", "check",
            "econ_overrides", "econ_sources", "param"]

@@ -25,13 +25,21 @@ def kernel_model_for(acc: Accelerator, engine: str) -> KernelModel:
 
 
 def platform_for(acc: Accelerator, engine: str, system: System, *, mode: str = "calibrated",
-                 calibration: Calibration | None = None) -> tuple[Platform, list[str]]:
-    """The :class:`Platform` of ``acc`` in ``system`` served by ``engine``, and warnings."""
+                 calibration: Calibration | None = None, family: str | None = None,
+                 model: str | None = None) -> tuple[Platform, list[str]]:
+    """The :class:`Platform` of ``acc`` in ``system`` served by ``engine``, and warnings.
+    With a user's profile in ``calibration``, its correction for this chip x engine (x model
+    ``family``) scales the op kinds and runtime costs (:mod:`suanli.perf.correction`)."""
     cal = calibration or load_calibration()
     node = system.gpus if system.gpus and system.gpus >= 1 else None
     hw, warnings = _hw(acc, system.scaleout_bw, node)
-    runtime = cal.runtime_for(runtime_key(engine, acc.vendor), memory_gb=acc.memory_gb or 0.0, acc_id=acc.id, mode=mode)
-    return Platform(hw=hw, kernels=kernel_model_for(acc, engine), runtime=runtime), list(warnings)
+    key = runtime_key(engine, acc.vendor)
+    runtime = cal.runtime_for(key, memory_gb=acc.memory_gb or 0.0, acc_id=acc.id, mode=mode)
+    corr = cal.correction_for(acc.id, key, family, model) if mode == "calibrated" else None
+    if corr is None:
+        return Platform(hw=hw, kernels=kernel_model_for(acc, engine), runtime=runtime), list(warnings)
+    return (Platform(hw=hw, kernels=kernel_model_for(acc, engine), runtime=corr.apply_runtime(runtime),
+                     op_scale=corr.op_scales()), list(warnings))
 
 
 @lru_cache(maxsize=512)

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from suanli.app import params as P
-from suanli.app.calibration import Calibration, load_calibration
+from suanli.app.calibration import Calibration, load_calibration, runtime_key
+from suanli.perf.correction import Correction
 from suanli.app.platform import platform_for
 from suanli.errors import InsufficientMemory, InvalidInput
 from suanli.perf.hardware import precision_for
@@ -85,6 +86,7 @@ class Prediction:
     decode_breakdown_ms: dict[str, float] = field(default_factory=dict)
     prefill_breakdown_ms: dict[str, float] = field(default_factory=dict)
     model_source: str = ""   # where the model config came from ("bundled", a file, the HF cache)
+    profile: str = ""        # "calibrated on N of your runs (profile NAME); ..." when a profile was asked for
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -145,6 +147,8 @@ class Resolved:
     system: System
     warnings: tuple[str, ...]
     layout_reason: str = ""
+    correction: Correction | None = None    # the user's profile for this chip x engine, if any
+    profile_note: str = ""
 
     def instance(self) -> Instance:
         """The vectorised step-time model of one instance of this deployment."""
@@ -187,7 +191,8 @@ def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
     systems = systems or load_systems()
     sysobj = system if isinstance(system, System) else (systems.get(system) if system else
                                                         default_system_for(acc, systems))
-    pf, warnings = platform_for(acc, engine, sysobj, mode=mode, calibration=cal)
+    pf, warnings = platform_for(acc, engine, sysobj, mode=mode, calibration=cal, family=spec.family,
+                                model=spec.id)
     prec, compute, prec_warn = precision_for(spec, acc, wdt, kdt)
     warnings = list(acc.flags()) + warnings + prec_warn
     reason = ""
@@ -213,8 +218,14 @@ def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
         warnings.append(f"one instance spans {math.ceil(dep.instance_gpus / pf.hw.node_size)} nodes of "
                         f"{pf.hw.node_size}: cross-node traffic uses {sysobj.id}'s scale-out network "
                         f"({sysobj.scaleout_gbps_per_gpu:g} Gb/s per GPU)")
+    corr, note = None, ""
+    if cal.profile is not None and mode == "calibrated":
+        key = runtime_key(engine, acc.vendor)
+        corr = cal.correction_for(acc.id, key, spec.family, spec.id)
+        note = cal.profile.note_for(acc.id, key, spec.family, spec.id)
     return Resolved(spec=spec, acc=acc, dep=dep, wl=wl, lay=layout_of(dep, prec), pf=pf, compute_dtype=compute,
-                    system=sysobj, warnings=tuple(warnings), layout_reason=reason)
+                    system=sysobj, warnings=tuple(warnings), layout_reason=reason, correction=corr,
+                    profile_note=note)
 
 
 def kernel_basis(r: Resolved, breakdown: dict[str, float]) -> tuple[str, dict[str, str], float]:
@@ -286,12 +297,15 @@ def predict(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
     if prior_ops and not pf.speed_of_light:
         warnings.append(f"{' and '.join(prior_ops)} ops have no measured kernel table: costed with the roofline "
                         f"prior (see perf.opcost)")
+    corr = r.correction
+    ttft_scale, tpot_scale = (corr.metric_scale("ttft_ms"), corr.metric_scale("tpot_ms")) if corr else (1.0, 1.0)
+    tpot = tpot * tpot_scale
     return Prediction(
         hardware=acc.id, model=spec.id, engine=dep.engine, gpus=dep.gpus, tp=dep.tp, pp=dep.pp, ep=dep.ep,
         dp_attention=dep.dp_attention, replicas=dep.replicas, weight_dtype=dep.weight_dtype.value,
         kv_dtype=dep.kv_dtype.value, compute_dtype=r.compute_dtype.value, isl=float(wl.isl), osl=float(wl.osl),
         scenario=wl.scenario, concurrency=wl.concurrency, request_rate=wl.request_rate, num_requests=wl.num_requests,
-        ttft_ms=None if res.ttft_s is None else res.ttft_s * 1e3, tpot_ms=tpot * 1e3,
+        ttft_ms=None if res.ttft_s is None else res.ttft_s * 1e3 * ttft_scale, tpot_ms=tpot * 1e3,
         output_tok_s_per_gpu=res.output_tok_s_per_gpu, total_tok_s_per_gpu=res.total_tok_s_per_gpu,
         input_tok_s_per_gpu=res.input_tok_s_per_gpu, tok_s_per_user=1.0 / tpot if tpot > 0 else 0.0,
         batch_per_instance=res.batch, fits=fits, weights_gb_per_gpu=float(res.memory.weights_bytes) / 1e9,
@@ -302,5 +316,5 @@ def predict(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
         warnings=tuple(dict.fromkeys(warnings + list(res.warnings))),
         decode_breakdown_ms={k: v * 1e3 for k, v in res.decode_breakdown_s.items()},
         prefill_breakdown_ms={k: v * 1e3 for k, v in res.prefill_breakdown_s.items()},
-        model_source=spec.origin,
+        model_source=spec.origin, profile=r.profile_note,
     )

@@ -136,6 +136,7 @@ class SimulationReport:
     provenance: str
     warnings: tuple[str, ...] = ()
     unverified_hardware: bool = False
+    profile: str = ""     # "calibrated on N of your runs (profile NAME) ..." when a profile was given
     result: SimResult | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -257,6 +258,14 @@ def simulate(model: str | ModelSpec, hardware: str | Accelerator, *, request_rat
     summ = merged.summary(sla_ttft_s=sla_ttft_ms / 1e3 if sla_ttft_ms else None,
                           sla_tpot_s=sla_tpot_ms / 1e3 if sla_tpot_ms else None)
     warnings = list(r.warnings)
+    if r.correction is not None:
+        # the profile's factors on what the step model leaves unexplained in TTFT / TPOT
+        # (perf.correction) scale the simulated latency statistics; SLA attainment is the
+        # simulator's own
+        for key, metric in (("ttft_s", "ttft_ms"), ("tpot_s", "tpot_ms")):
+            factor = r.correction.metric_scale(metric)
+            if factor != 1.0 and isinstance(summ.get(key), dict):
+                summ[key] = {k: v * factor if isinstance(v, float) else v for k, v in summ[key].items()}
     if merged.preemptions:
         warnings.append(f"{merged.preemptions} preemptions: the KV cache filled up (recomputation)")
     sim_gpus = r.dep.instance_gpus * len(tasks)
@@ -268,7 +277,7 @@ def simulate(model: str | ModelSpec, hardware: str | Accelerator, *, request_rat
         requests=int(merged.ttft_s.size), seed=seed, summary=summ,
         output_tok_s_per_gpu=out_rate / sim_gpus, total_tok_s_per_gpu=total_rate / sim_gpus,
         mode=f"simulated ({r.pf.runtime.mode} step times)", provenance=r.pf.runtime.provenance, warnings=tuple(warnings),
-        unverified_hardware=r.acc.unverified, result=merged)
+        unverified_hardware=r.acc.unverified, profile=r.profile_note, result=merged)
 
 
 def steady_rates(res: SimResult) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from suanli.app.calibration import Calibration, load_calibration
+from suanli.app.calibration import Calibration, load_calibration, runtime_key
 from suanli.app.predict import Prediction, predict
 from suanli.errors import ConfigError, SuanliError
 from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
@@ -54,9 +54,15 @@ class CaseResult:
     status: str            # "ok" | "skipped"
     reason: str
     line: int
+    calibrated_on: tuple[str, ...] | None = None   # few-shot: the case ids of the profile's runs
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if self.calibrated_on is None:
+            del d["calibrated_on"]
+        else:
+            d["calibrated_on"] = list(self.calibrated_on)
+        return d
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,9 +164,13 @@ def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: Syst
         layout = dict(deployment, tp=pred.tp, pp=pred.pp, ep=pred.ep, dp_attention=pred.dp_attention)
         sim = _server_simulation(model, acc, pred, layout, calibration, kwargs["num_requests"])
         isl, osl = kwargs["isl"], kwargs["osl"]
+        corr = calibration.correction_for(pred.hardware, runtime_key(pred.engine, acc.vendor), model.family,
+                                          model.id)
+        ttft_scale, tpot_scale = (corr.metric_scale("ttft_ms"), corr.metric_scale("tpot_ms")) if corr else (1.0, 1.0)
         value = {"output_tok_s": sim.output_tok_s_per_gpu, "total_tok_s": sim.total_tok_s_per_gpu,
                  "input_tok_s": sim.output_tok_s_per_gpu * isl / osl,
-                 "ttft_ms": sim.summary["ttft_s"]["mean"] * 1e3, "tpot_ms": sim.summary["tpot_s"]["mean"] * 1e3}
+                 "ttft_ms": sim.summary["ttft_s"]["mean"] * 1e3 * ttft_scale,
+                 "tpot_ms": sim.summary["tpot_s"]["mean"] * 1e3 * tpot_scale}
         return pred, float(value[metric])
     value = getattr(pred, METRIC_ATTR[metric])
     if value is None:
@@ -272,12 +282,26 @@ def _model_path_from(row: dict[str, str], base_dir: Path | None) -> dict[str, st
 
 def validate(source: str | os.PathLike[str] | io.TextIOBase, *, catalog: HardwareCatalog | None = None,
              systems: SystemCatalog | None = None, calibration: Calibration | None = None,
-             progress: Callable[[int, int], None] | None = None) -> ValidationReport:
+             progress: Callable[[int, int], None] | None = None, few_shot: int = 0) -> ValidationReport:
+    """Predict every case of ``source`` and compare with the measured values.
+
+    ``few_shot`` = K > 0: each case is predicted with a calibration profile fitted on K
+    other cases of its (source_group, hardware, engine) group -- never itself nor another
+    metric of the same measurement, chosen with a fixed seed -- as if they were the user's
+    own runs (:mod:`suanli.app.profile`).  Cases whose group has fewer than K such cases
+    are predicted uncalibrated and counted separately (``calibrated_on`` empty)."""
     catalog = catalog or load_hardware()
     systems = systems or load_systems()
     calibration = calibration or load_calibration()
     rows = read_cases(source)
     base_dir = Path(source).parent if isinstance(source, (str, os.PathLike)) else None
+    rows = [(line, _model_path_from(row, base_dir)) for line, row in rows]
+    if few_shot < 0:
+        raise ConfigError(f"--few-shot must be >= 0, got {few_shot}")
+    shots = None
+    if few_shot:
+        from suanli.app.profile import FewShot
+        shots = FewShot(rows, few_shot, catalog=catalog, systems=systems, calibration=calibration)
     results: list[CaseResult] = []
     seen: set[str] = set()
     for i, (line, row) in enumerate(rows):
@@ -293,16 +317,29 @@ def validate(source: str | os.PathLike[str] | io.TextIOBase, *, catalog: Hardwar
                 raise ValueError(f"duplicate case_id {cid!r}")
             seen.add(cid)
             measured = _req_float(row, "value")
-            row = _model_path_from(row, base_dir)
-            _, predicted = predict_case(row, catalog=catalog, systems=systems, calibration=calibration)
+            used: tuple[str, ...] | None = None
+            cal = calibration
+            if shots is not None:
+                cal, used = shots.calibration_for(i)
+            _, predicted = predict_case(row, catalog=catalog, systems=systems, calibration=cal)
             if not math.isfinite(predicted) or predicted <= 0:
                 raise ValueError(f"model produced no usable value ({predicted})")
             results.append(CaseResult(**base, measured=measured, predicted=predicted,
-                                      ape=abs(predicted - measured) / measured, status="ok", reason=""))
+                                      ape=abs(predicted - measured) / measured, status="ok", reason="",
+                                      calibrated_on=used))
         except (SuanliError, ValueError, KeyError) as exc:
             reason = str(exc) if not isinstance(exc, KeyError) else f"missing column {exc}"
             results.append(CaseResult(**base, measured=measured, predicted=None, ape=None, status="skipped",
-                                      reason=" ".join(reason.split())))
+                                      reason=" ".join(reason.split()),
+                                      calibrated_on=None if shots is None else ()))
         if progress:
             progress(i + 1, len(rows))
-    return ValidationReport(cases=tuple(results), summary=_summarise(results))
+    summary = _summarise(results)
+    if shots is not None:
+        summary["few_shot"] = {"k": few_shot, "seed": shots.seed,
+                               "calibrated": _summarise([r for r in results if r.calibrated_on])["by_family"],
+                               "calibrated_cases": sum(1 for r in results if r.status == "ok" and r.calibrated_on),
+                               "uncalibrated": _summarise([r for r in results if r.calibrated_on == ()])["by_family"],
+                               "uncalibrated_cases": sum(1 for r in results if r.status == "ok"
+                                                         and r.calibrated_on == ())}
+    return ValidationReport(cases=tuple(results), summary=summary)

@@ -158,6 +158,9 @@ def prediction(console: Console, pred: Prediction) -> None:
     console.print(f"mode: [bold]{pred.mode}[/]; kernel basis: {_escape(basis or pred.basis or DASH)}",
                   highlight=False, soft_wrap=True)
     console.print(f"provenance: {_escape(pred.provenance)}", soft_wrap=True)
+    if pred.profile:
+        console.print(f"profile: [bold]{_escape(pred.profile)}[/] (band P10-P90 "
+                      f"{pred.band[0]:.2f}-{pred.band[1]:.2f}x)", soft_wrap=True, highlight=False)
     if pred.model_source:
         console.print(f"model config: {_escape(_model_source(pred.model_source))}", soft_wrap=True, highlight=False)
     _warnings(console, pred.warnings)
@@ -214,6 +217,15 @@ def _validation_cases(console: Console, ok: list[Any]) -> None:
 
 def _validation_summary(console: Console, report: ValidationReport) -> None:
     s = report.summary
+    few = s.get("few_shot")
+    if few:
+        console.print(f"[bold]few-shot K={few['k']}[/] (seed {few['seed']}): {few['calibrated_cases']} cases "
+                      f"calibrated on K other cases of their group, {few['uncalibrated_cases']} uncalibrated "
+                      f"(group too small)", highlight=False)
+        if few["calibrated"]:
+            console.print(summary_table("few-shot calibrated, by metric family", few["calibrated"]))
+        if few["uncalibrated"]:
+            console.print(summary_table("uncalibrated (group too small), by metric family", few["uncalibrated"]))
     console.print(f"[bold]{s['predicted']} of {s['cases']} cases predicted "
                   f"({pct(s['predicted_share'])}), {s['skipped']} skipped[/]")
     overall = s.get("overall") or {}

@@ -85,6 +85,15 @@ def cost(con: Console, rep: Any) -> None:
     for c in rep.chips:
         for n in c.notes:
             con.print(f"[yellow]  ! {c.hardware}: {escape(n)}[/]")
+    profile_notes(con, rep.chips)
+
+
+def profile_notes(con: Console, chips: Any) -> None:
+    """One line per chip whose performance came from a user's calibration profile."""
+    for c in chips:
+        for n in getattr(c, "perf_notes", ()):
+            if n.startswith(("calibrated on ", "profile ")):
+                con.print(f"  profile: {c.hardware}: {escape(n)}", soft_wrap=True, highlight=False)
 
 
 def lease(con: Console, rep: Any) -> None:

@@ -54,6 +54,8 @@ def render(con: Console, rep: Any) -> None:
                   (num(c.leased.blended_per_mtok, 2) + _flags(c.lease_quote)) if c.leased else DASH,
                   price, escape(note))
     con.print(t)
+    from suanli.cli._render_econ import profile_notes
+    profile_notes(con, [r.cost for r in rep.chips])
     f = rep.fair_value
     if f is not None:
         con.print(f"[bold]Fair value of {escape(f.option_name)}[/] ({escape(f.option)}): the price at which its "

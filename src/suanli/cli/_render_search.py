@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
@@ -66,6 +68,10 @@ def comparison(res: Any, plot: Path | None, *, avail: dict[str, Any] | None = No
             if a is not None and not a.obtainable:
                 con.print(f"[red]{c.hardware}[/] not obtainable in China at {as_of}: {a.reason_text()} "
                           f"[dim]({a.reason.source if a.reason else ''})[/]", soft_wrap=True)
+    for c in res.chips:
+        if getattr(c, "profile", ""):
+            con.print(f"profile: [bold]{c.hardware}[/]: {escape(c.profile)} (band P10-P90 "
+                      f"{c.band[0]:.2f}-{c.band[1]:.2f}x)", soft_wrap=True, highlight=False)
     modes = sorted({f"{c.hardware}: {c.mode}" for c in res.chips if c.mode and c.mode != "calibrated"})
     con.print("[dim]Predictions: calibrated roofline per op (see `suanli validate`); "
               "P10–P90 band per chip in --json.[/]")
@@ -94,6 +100,8 @@ def frontiers(fronts: Sequence[Any], plot: Path | None) -> None:
             t.add_row(num(p["tok_s_per_user"], 1), num(p["output_tok_s_per_gpu"], 0), num(p["ttft_s"] * 1e3, 0),
                       num(p["tpot_s"] * 1e3, 1), p["description"])
         con.print(t)
+        if getattr(f, "profile", ""):
+            con.print(f"profile: {escape(f.profile)}", soft_wrap=True, highlight=False)
     if plot:
         con.print(f"chart: {plot}")
 
@@ -116,6 +124,8 @@ def simulation(rep: Any) -> None:
               f"{num(rep.total_tok_s_per_gpu, 0)} total tok/s per GPU, {num(s['requests_s'], 2)} req/s completed")
     con.print(f"goodput: {num(s['goodput_req_s'], 2)} req/s ({num(100 * s['goodput_fraction'], 1)} % of requests "
               f"meet the SLA); preemptions: {s['preemptions']}")
-    con.print(f"[dim]{rep.mode}; {rep.provenance}[/]")
+    con.print(f"[dim]{rep.mode}; {escape(rep.provenance)}[/]")
+    if getattr(rep, "profile", ""):
+        con.print(f"profile: {escape(rep.profile)}", soft_wrap=True, highlight=False)
     for w in rep.warnings:
         con.print(f"[yellow]{w}[/]")

@@ -17,7 +17,7 @@ import typer
 from suanli.app import params as P
 from suanli.app.limits import MAX_LEASE_MONTHS
 from suanli.cli._params import option, with_group
-from suanli.cli.main import HardwareFileOpt, JsonOpt, app
+from suanli.cli.main import HardwareFileOpt, JsonOpt, ProfileDbOpt, ProfileOpt, app
 from suanli.cli.search_cmds import DisaggOpt, EngineOpt, GpusOpt, KvOpt, MaxGpusOpt, ModelOpt, WeightOpt, _split
 
 F = Optional[float]
@@ -68,9 +68,16 @@ def _lease_arg(ctx: Any, per_hour: float | None, per_month: float | None, flag: 
 
 
 def _compare_kw(engine: str, gpus: int | None, max_gpus: int | None, weight_dtype: str | None,
-                kv_dtype: str | None, disagg: bool, hardware_file: list[Path] | None) -> dict[str, Any]:
-    return dict(engine=engine, gpus=gpus, max_gpus=max_gpus, weight_dtypes=_split(weight_dtype, "--weight-dtype"),
-                kv_dtypes=_split(kv_dtype, "--kv-dtype"), disagg=disagg, hardware_files=[str(p) for p in hardware_file or []])
+                kv_dtype: str | None, disagg: bool, hardware_file: list[Path] | None,
+                profile: str | None = None, db: str | None = None) -> dict[str, Any]:
+    kw: dict[str, Any] = dict(engine=engine, gpus=gpus, max_gpus=max_gpus,
+                              weight_dtypes=_split(weight_dtype, "--weight-dtype"),
+              kv_dtypes=_split(kv_dtype, "--kv-dtype"), disagg=disagg,
+              hardware_files=[str(p) for p in hardware_file or []])
+    if profile:
+        from suanli.app.profiles import get_profile
+        kw["profile"] = get_profile(profile, db=db)
+    return kw
 
 
 @app.command()
@@ -89,6 +96,7 @@ def cost(
     currency: CurrencyOpt = "CNY", defaults: DefaultsOpt = None, fx: FxOpt = None, as_of: AsOfOpt = None,
     engine: EngineOpt = "vllm", gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None, weight_dtype: WeightOpt = None,
     kv_dtype: KvOpt = None, disagg: DisaggOpt = True, hardware_file: HardwareFileOpt = None,
+    profile: ProfileOpt = None, db: ProfileDbOpt = None,
     as_json: JsonOpt = False, explain: ExplainOpt = False, econ: Optional[dict[str, Any]] = None,
 ) -> None:
     """Cost per million tokens (input, output, blended) per chip at its best deployment: owned (TCO) and leased."""
@@ -100,7 +108,7 @@ def cost(
                    tpot_ms=tpot_ms, system=system, server_price=_money(server_price, "--server-price"),
                    lease=_lease_arg(ctx, lease_cny_gpu_hour, lease_cny_server_month), prefill_share=prefill_share,
                    ctx=ctx, compare_kw=_compare_kw(engine, gpus, max_gpus, weight_dtype, kv_dtype, disagg,
-                                                   hardware_file))
+                                                   hardware_file, profile, db))
     _render_econ.output(rep, as_json=as_json, explain=explain, render=_render_econ.cost)
 
 
@@ -168,6 +176,7 @@ def fairprice(
     currency: CurrencyOpt = "CNY", defaults: DefaultsOpt = None, fx: FxOpt = None, as_of: AsOfOpt = None,
     engine: EngineOpt = "vllm", gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None, weight_dtype: WeightOpt = None,
     kv_dtype: KvOpt = None, disagg: DisaggOpt = True, hardware_file: HardwareFileOpt = None,
+    profile: ProfileOpt = None, db: ProfileDbOpt = None,
     as_json: JsonOpt = False, explain: ExplainOpt = False, econ: Optional[dict[str, Any]] = None,
 ) -> None:
     """Price of --option at which its cost per token equals --vs on the workload, with a sensitivity table."""
@@ -184,7 +193,8 @@ def fairprice(
                         option_speed=option_speed, option_tdp_w=option_tdp_w,
                         grid_utilisation=_floats(grid_utilisation, "--grid-utilisation"),
                         grid_electricity=_floats(grid_electricity, "--grid-electricity"), ctx=ctx,
-                        compare_kw=_compare_kw(engine, gpus, max_gpus, weight_dtype, kv_dtype, disagg, hardware_file))
+                        compare_kw=_compare_kw(engine, gpus, max_gpus, weight_dtype, kv_dtype, disagg, hardware_file,
+                                               profile, db))
     _render_econ.output(rep, as_json=as_json, explain=explain, render=_render_econ.fairprice)
 
 

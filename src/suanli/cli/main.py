@@ -35,6 +35,9 @@ app.add_typer(models_app, name="models")
 app.add_typer(systems_app, name="systems")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+ProfileOpt = Annotated[Optional[str], option(P.PROFILE)]
+ProfileDbOpt = Annotated[Optional[str], typer.Option(
+    "--db", metavar="URL", help="Database holding --profile (default: $SUANLI_DATABASE_URL or the local SQLite file).")]
 HardwareFileOpt = Annotated[
     Optional[list[Path]],
     typer.Option("--hardware-file", metavar="PATH",
@@ -99,6 +102,8 @@ def predict(
     system: Annotated[Optional[str], option(P.SYSTEM)] = P.SYSTEM.default,
     mode: Annotated[str, option(P.MODE)] = P.MODE.default,
     hardware_file: HardwareFileOpt = None,
+    profile: ProfileOpt = None,
+    db: ProfileDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Predict TTFT, TPOT and throughput of serving MODEL on CHIP."""
@@ -111,11 +116,13 @@ def predict(
     catalog = _catalog(hardware_file)
     note_hardware(catalog, hardware)
     systems = load_systems(hardware=catalog) if hardware_file else None
+    from suanli.app.profiles import calibration_with_profile
+    calibration = calibration_with_profile(profile, db=db)
     pred = run_predict(
         model, hardware, gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
         weight_dtype=weight_dtype, kv_dtype=kv_dtype, isl=isl, osl=osl, concurrency=concurrency,
         request_rate=request_rate, scenario=scenario, num_requests=num_requests, engine=engine, system=system,
-        mode=mode, catalog=catalog, systems=systems)
+        mode=mode, catalog=catalog, systems=systems, calibration=calibration)
     from suanli.cli import _render
     if as_json:
         _render.print_json(pred.to_dict())
@@ -132,6 +139,11 @@ def validate(
     hardware_file: HardwareFileOpt = None,
     summary_only: Annotated[bool, typer.Option("--summary-only",
                                                help="Skip the per-case table (skipped cases are still listed).")] = False,
+    few_shot: Annotated[int, typer.Option(
+        "--few-shot", metavar="K", min=0, max=50,
+        help="Predict each case calibrated on K other cases of its (source_group, hardware, engine) group "
+             "(never itself or another metric of the same measurement; fixed seed), as if they were your own "
+             "runs.  Groups with fewer than K others are predicted uncalibrated and counted separately.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Predict every case of a validation file and compare with the measurements (APE)."""
@@ -148,9 +160,9 @@ def validate(
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = run_validate(cases, catalog=catalog, progress=progress)
+            report = run_validate(cases, catalog=catalog, progress=progress, few_shot=few_shot)
     else:
-        report = run_validate(cases, catalog=catalog)
+        report = run_validate(cases, catalog=catalog, few_shot=few_shot)
     if as_json:
         _render.print_json(report.to_dict())
     else:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from suanli.cli.main import JsonOpt, app
+from suanli.cli.main import JsonOpt, ProfileDbOpt, ProfileOpt, app
 
 PriceOpt = Annotated[Optional[list[str]], typer.Option(
     "--price", metavar="CHIP='AMOUNT CUR DATE [unit]'",
@@ -37,6 +37,8 @@ def report(
     plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png|FILE.html",
                                                  help="Save the cost chart.")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="List every input and sourced default used.")] = False,
+    profile: ProfileOpt = None,
+    db: ProfileDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Buyer report: chips ranked by cost per million tokens (owned and leased), what was obtainable
@@ -52,8 +54,12 @@ def report(
         from suanli.viz.charts import check_plot_path
         check_plot_path(plot)
     chips = [c.strip() for c in hardware.split(",") if c.strip()] if hardware else None
+    compare_kw = None
+    if profile:
+        from suanli.app.profiles import get_profile
+        compare_kw = {"profile": get_profile(profile, db=db)}
     rep = buyer_report(model, workload=workload, chips=chips, option=option, currency=currency, as_of=as_of,
-                       prices=price or (), include_grey=include_grey)
+                       prices=price or (), include_grey=include_grey, compare_kw=compare_kw)
     if plot is not None:
         from suanli.viz.charts import cost_chart
         cost_chart(rep, plot)

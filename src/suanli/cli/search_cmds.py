@@ -11,7 +11,7 @@ import typer
 
 from suanli.app import params as P
 from suanli.cli._params import option
-from suanli.cli.main import HardwareFileOpt, JsonOpt, app
+from suanli.cli.main import HardwareFileOpt, JsonOpt, ProfileDbOpt, ProfileOpt, app
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", metavar="MODEL", help="Bundled model id or config.json path.")]
 IslOpt = Annotated[float, option(P.ISL)]
@@ -62,8 +62,10 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 def _common(model: str, hardware: str | None, isl: float, osl: float, gpus: int | None, max_gpus: int | None,
             engine: str, weight_dtype: str | None, kv_dtype: str | None, disagg: bool, backend: str,
-            address: str | None, hardware_file: list[Path] | None, plot: Path | None = None) -> dict[str, Any]:
-    """Search arguments shared by compare/pareto/sweep; checks the chart path before any work."""
+            address: str | None, hardware_file: list[Path] | None, plot: Path | None = None,
+            profile: str | None = None, db: str | None = None) -> dict[str, Any]:
+    """Search arguments shared by compare/pareto/sweep; checks the chart path and loads the
+    profile before any work."""
     if plot is not None:
         from suanli.viz.charts import check_plot_path
         check_plot_path(plot)
@@ -71,10 +73,14 @@ def _common(model: str, hardware: str | None, isl: float, osl: float, gpus: int 
     if chips:
         from suanli.cli.main import _catalog, note_hardware
         note_hardware(_catalog(hardware_file), *chips)
+    prof = None
+    if profile:
+        from suanli.app.profiles import get_profile
+        prof = get_profile(profile, db=db)
     return dict(model=model, hardware=chips, isl=isl, osl=osl, gpus=gpus, max_gpus=max_gpus,
                 engine=engine, weight_dtypes=_split(weight_dtype, "--weight-dtype"),
                 kv_dtypes=_split(kv_dtype, "--kv-dtype"), disagg=disagg, backend=backend,
-                address=address, hardware_files=[str(p) for p in hardware_file or []])
+                address=address, hardware_files=[str(p) for p in hardware_file or []], profile=prof)
 
 
 @app.command()
@@ -91,7 +97,8 @@ def compare(
                                                  "at this date (default today), with the deciding event.")] = None,
     obtainable_only: Annotated[bool, typer.Option("--obtainable-only",
                                                   help="Leave out chips not obtainable in China at --as-of.")] = False,
-    hardware_file: HardwareFileOpt = None, as_json: JsonOpt = False,
+    hardware_file: HardwareFileOpt = None, profile: ProfileOpt = None, db: ProfileDbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Best deployment per chip under TTFT/TPOT targets, ranked by tokens/s per GPU; each chip flagged
     with whether it could be obtained in China at --as-of (see `suanli hardware show CHIP`)."""
@@ -100,7 +107,7 @@ def compare(
     from suanli.cli import _render_search
 
     kw = _common(model, hardware, isl, osl, gpus, max_gpus, engine, weight_dtype, kv_dtype, disagg, backend,
-                 address, hardware_file, plot)
+                 address, hardware_file, plot, profile=profile, db=db)
     with _progress("comparing chips") as progress:
         res = run_compare(ttft_ms=ttft_ms, tpot_ms=tpot_ms, request_rate=request_rate, progress=progress, **kw)
     day, avail = obtainability([c.hardware for c in res.chips], as_of, hardware_files=kw["hardware_files"])
@@ -133,14 +140,15 @@ def pareto(
     model: ModelOpt, isl: IslOpt = P.ISL.default, osl: OslOpt = P.OSL.default, hardware: HwListOpt = None, gpus: GpusOpt = None,
     max_gpus: MaxGpusOpt = None, engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None,
     disagg: DisaggOpt = True, backend: BackendOpt = "local", address: AddressOpt = None, plot: PlotOpt = None,
-    hardware_file: HardwareFileOpt = None, as_json: JsonOpt = False,
+    hardware_file: HardwareFileOpt = None, profile: ProfileOpt = None, db: ProfileDbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Throughput per GPU vs tokens/s per user frontier per chip (table and chart)."""
     from suanli.app.compare import pareto as run_pareto
     from suanli.cli import _render_search
 
     kw = _common(model, hardware, isl, osl, gpus, max_gpus, engine, weight_dtype, kv_dtype, disagg, backend,
-                 address, hardware_file, plot)
+                 address, hardware_file, plot, profile=profile, db=db)
     with _progress("searching") as progress:
         fronts = run_pareto(progress=progress, **kw)
     if plot is not None:
@@ -161,7 +169,7 @@ def sweep(
     isl: IslOpt = P.ISL.default, osl: OslOpt = P.OSL.default, hardware: HwListOpt = None, gpus: GpusOpt = None,
     max_gpus: MaxGpusOpt = None, engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None,
     disagg: DisaggOpt = True, backend: BackendOpt = "local", address: AddressOpt = None,
-    hardware_file: HardwareFileOpt = None,
+    hardware_file: HardwareFileOpt = None, profile: ProfileOpt = None, db: ProfileDbOpt = None,
 ) -> None:
     """Every evaluated configuration of every chip, written to a Parquet or CSV file."""
     from suanli.app.compare import sweep as run_sweep
@@ -169,7 +177,7 @@ def sweep(
 
     check_table_path(out)
     kw = _common(model, hardware, isl, osl, gpus, max_gpus, engine, weight_dtype, kv_dtype, disagg, backend,
-                 address, hardware_file)
+                 address, hardware_file, profile=profile, db=db)
     with _progress("sweeping") as progress:
         cols = run_sweep(progress=progress, **kw)
     n = write_table(cols, out)

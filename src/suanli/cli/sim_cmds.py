@@ -9,7 +9,7 @@ import typer
 
 from suanli.app import params as P
 from suanli.cli._params import option
-from suanli.cli.main import HardwareFileOpt, JsonOpt, _catalog, app, note_hardware
+from suanli.cli.main import HardwareFileOpt, JsonOpt, ProfileDbOpt, ProfileOpt, _catalog, app, note_hardware
 from suanli.cli.search_cmds import _progress
 
 
@@ -43,6 +43,8 @@ def simulate(
     backend: Annotated[str, typer.Option(help="serial | local (processes) | ray: replicas as tasks.")] = "serial",
     address: Annotated[Optional[str], typer.Option(help="Ray address for --backend ray.")] = None,
     hardware_file: HardwareFileOpt = None,
+    profile: ProfileOpt = None,
+    db: ProfileDbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Simulate requests through continuous batching: TTFT/TPOT/ITL/E2E distributions, throughput, goodput."""
@@ -52,13 +54,16 @@ def simulate(
     catalog = _catalog(hardware_file)
     acc = catalog.get(hardware)
     note_hardware(catalog, hardware)
+    from suanli.app.profiles import calibration_with_profile
+    calibration = calibration_with_profile(profile, db=db)
     with _progress("simulating replicas") as progress:
         rep = run_simulate(model, acc, request_rate=request_rate, duration_s=duration,
                            n_requests=requests, trace=trace, isl=isl, osl=osl, isl_dist=isl_dist, osl_dist=osl_dist,
                            arrival=arrival, burst_cv=burst_cv, prefix_hit_rate=prefix_hit_rate, seed=seed,
                            sla_ttft_ms=ttft_ms, sla_tpot_ms=tpot_ms, backend=backend, address=address,
                            progress=progress, gpus=gpus, tp=tp, pp=pp, ep=ep, dp_attention=dp_attention,
-                           weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, catalog=catalog)
+                           weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine, catalog=catalog,
+                           calibration=calibration)
     if as_json:
         _render_search.print_json(rep.to_dict())
     else:

@@ -45,6 +45,8 @@ class Platform:
     hw: HwParams
     kernels: Any
     runtime: Runtime
+    # multiplier per op kind from a user's calibration profile (perf.correction); () = none
+    op_scale: tuple[tuple[str, float], ...] = ()
 
     @property
     def speed_of_light(self) -> bool:
@@ -257,6 +259,9 @@ def op_times(table: OpTable, pf: Platform) -> dict[str, Any]:
         t = big.count * COSTS[kind](big, pf)
         for i, op in enumerate(ops):
             out[op.name] = t[i]
+    if pf.op_scale:
+        scale = dict(pf.op_scale)
+        return {op.name: out[op.name] * scale[op.kind] if op.kind in scale else out[op.name] for op in table}
     return {op.name: out[op.name] for op in table}
 
 
