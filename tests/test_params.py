@@ -156,6 +156,21 @@ def test_economics_bounds_one_message() -> None:
     assert r.status_code == 422 and r.json()["error"]["message"] == message
 
 
+def test_market_filters_agree() -> None:
+    from suanli.market.schema import CHANNELS
+    assert P.CHANNEL.canonical == CHANNELS
+    group = typer.main.get_command(cli_app)
+    market = group.get_command(click.Context(group), "market")  # type: ignore[attr-defined]
+    quotes = market.get_command(click.Context(market), "quotes")
+    opts = {p.name: p for p in quotes.params}
+    spec = create_app().openapi()
+    query = {q["name"]: q for q in spec["paths"]["/api/market/quotes"]["get"]["parameters"]}
+    for p in P.MARKET:
+        assert tuple(opts[p.name].opts) == p.cli_flags and opts[p.name].help == p.description
+        assert opts[p.name].default is None and query[p.name].get("description") == p.description
+    assert _schema_bounds(query["channel"]["schema"]) == {"enum": list(CHANNELS)}
+
+
 def test_declarations_are_consistent() -> None:
     names = [p.name for p in P.ALL]
     assert len(names) == len(set(names))

@@ -249,6 +249,17 @@ def econ_sources(how: str = "flag {flag}") -> dict[str, str]:
     return {p.key or p.name: how.format(flag=p.flag, name=p.name) for p in ECONOMICS}
 
 
+# --- market filters ---------------------------------------------------------------------------
+
+# the channels of the market schema (suanli.market.schema.CHANNELS, which imports SQLAlchemy: not at CLI
+# start-up); tests/test_params.py checks that the two agree
+CHANNEL = Param("channel", str, None, "Sales channel: oem|dealer|grey|cloud|marketplace.",
+                canonical=("oem", "dealer", "grey", "cloud", "marketplace"))
+SINCE = Param("since", str, None, "From this date on.", metavar="YYYY[-MM[-DD]]")
+UNTIL = Param("until", str, None, "Up to the end of this period.", metavar="YYYY[-MM[-DD]]")
+
+MARKET = _group("market", CHANNEL, SINCE, UNTIL)
+
 # --- calibration ------------------------------------------------------------------------------
 
 PROFILE = Param("profile", str, None, "Calibration profile fitted on your own runs (suanli calibrate --profile NAME) "
@@ -257,7 +268,7 @@ PROFILE = Param("profile", str, None, "Calibration profile fitted on your own ru
 
 CALIBRATION = _group("calibration", PROFILE)
 
-ALL: tuple[Param, ...] = (*DEPLOYMENT, *WORKLOAD, *SLA, *ECONOMICS, *CALIBRATION)
+ALL: tuple[Param, ...] = (*DEPLOYMENT, *WORKLOAD, *SLA, *ECONOMICS, *MARKET, *CALIBRATION)
 
 
 def param(name: str) -> Param:
@@ -274,7 +285,7 @@ def check(values: Mapping[str, Any], groups: Iterable[Group] = (DEPLOYMENT, WORK
         group.check(values)
 
 
-__all__ = ["ALL", "CALIBRATION", "CONCURRENCY", "DEPLOYMENT", "DP_ATTENTION", "ECONOMICS", "ENGINE", "ENGINES", "EP", "GPUS",
-           "Group", "ISL", "KV_DTYPE", "MODE", "MODES", "NUM_REQUESTS", "OSL", "PP", "PROFILE", "Param", "REQUEST_RATE",
-           "SCENARIO", "SCENARIOS", "SLA", "SYSTEM", "TP", "TPOT_MS", "TTFT_MS", "WEIGHT_DTYPE", "WORKLOAD", "check",
+__all__ = ["ALL", "CALIBRATION", "CHANNEL", "CONCURRENCY", "DEPLOYMENT", "DP_ATTENTION", "ECONOMICS", "ENGINE", "ENGINES", "EP", "GPUS",
+           "Group", "ISL", "KV_DTYPE", "MARKET", "MODE", "MODES", "NUM_REQUESTS", "OSL", "PP", "PROFILE", "Param", "REQUEST_RATE",
+           "SCENARIO", "SCENARIOS", "SINCE", "SLA", "SYSTEM", "TP", "TPOT_MS", "TTFT_MS", "UNTIL", "WEIGHT_DTYPE", "WORKLOAD", "check",
            "econ_overrides", "econ_sources", "param"]

@@ -13,7 +13,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from suanli.app import params as P
 from suanli.cli._errors import SuanliGroup, fail
+from suanli.cli._params import option
 from suanli.cli.main import JsonOpt, app
 
 market_app = typer.Typer(cls=SuanliGroup, no_args_is_help=True,
@@ -25,9 +27,9 @@ app.add_typer(db_app, name="db")
 DbOpt = Annotated[Optional[str], typer.Option(
     "--db", metavar="URL", help="Database: SQLite path/URL or postgresql://user@host/db "
                                 "(default: $SUANLI_DATABASE_URL, else a SQLite file in the user data directory).")]
-SinceOpt = Annotated[Optional[str], typer.Option(metavar="YYYY[-MM[-DD]]", help="From this date on.")]
-UntilOpt = Annotated[Optional[str], typer.Option(metavar="YYYY[-MM[-DD]]", help="Up to the end of this period.")]
-ChannelOpt = Annotated[Optional[str], typer.Option(help="oem|dealer|grey|cloud|marketplace.")]
+SinceOpt = Annotated[Optional[str], option(P.SINCE)]
+UntilOpt = Annotated[Optional[str], option(P.UNTIL)]
+ChannelOpt = Annotated[Optional[str], option(P.CHANNEL)]
 
 
 def _today(text: str | None) -> date | None:

@@ -20,16 +20,20 @@ from typing import Annotated, Any, Literal, Optional, Union
 from fastapi import APIRouter, Depends, Path as PathParam, Query, Request
 from pydantic import BaseModel, Field, StrictInt, field_validator
 
+from suanli.app import params as P
 from suanli.web import deps
 from suanli.web.errors import ApiError
 from suanli.web.jsonutil import JSONResponse
+from suanli.web.params import query
 from suanli.web.schemas import ERRORS, WRITE_ERRORS
 from suanli.web.security import TokenFirstRoute, control_character, has_token, require_token
 
-DateQ = Optional[Annotated[str, Query(max_length=10, pattern=r"^\d{4}(-\d{2}){0,2}$", description="YYYY[-MM[-DD]]")]]
+_DATE = r"^\d{4}(-\d{2}){0,2}$"
+SinceQ = Annotated[Optional[str], query(P.SINCE, max_length=10, pattern=_DATE)]
+UntilQ = Annotated[Optional[str], query(P.UNTIL, max_length=10, pattern=_DATE)]
 Name = Optional[Annotated[str, Query(max_length=100)]]
 QUOTE_KINDS = ("chip", "server", "module", "lease", "cloud", "token_api")
-CHANNELS = ("oem", "dealer", "grey", "cloud", "marketplace")
+CHANNELS = P.CHANNEL.canonical
 IMPORT_KINDS = ("quotes", "leases", "events", "inventories")
 _LOCK = threading.Lock()
 
@@ -156,25 +160,25 @@ def build_router() -> APIRouter | None:
 
     @router.get("/market/quotes", responses=ERRORS, summary="Dated price quotes with their sources")
     def api_quotes(db: Db, item: Name = None, chip: Name = None, kind: Optional[Literal[QUOTE_KINDS]] = None,  # type: ignore[valid-type]
-                   channel: Optional[Literal[CHANNELS]] = None, region: Name = None,  # type: ignore[valid-type]
-                   currency: Optional[Annotated[str, Query(pattern=r"^[A-Za-z]{3}$")]] = None, since: DateQ = None,
-                   until: DateQ = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> Any:
+                   channel: Annotated[Optional[Literal[CHANNELS]], query(P.CHANNEL)] = None, region: Name = None,  # type: ignore[valid-type]
+                   currency: Optional[Annotated[str, Query(pattern=r"^[A-Za-z]{3}$")]] = None, since: SinceQ = None,
+                   until: UntilQ = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> Any:
         rows = market.quotes(db, item=item, chip=chip, kind=kind, channel=channel, region=region, currency=currency,
                              since=since, until=until, limit=limit)
         return JSONResponse([q.to_dict() for q in rows])
 
     @router.get("/market/events", responses=ERRORS, summary="Dated market events (export rules, supply, demand)")
-    def api_events(db: Db, chip: Name = None, kind: Name = None, region: Name = None, since: DateQ = None,
-                   until: DateQ = None) -> Any:
+    def api_events(db: Db, chip: Name = None, kind: Name = None, region: Name = None, since: SinceQ = None,
+                   until: UntilQ = None) -> Any:
         return JSONResponse([e.to_dict() for e in market.events(db, chip=chip, kind=kind, region=region,
                                                                  since=since, until=until)])
 
     @router.get("/market/index/{chip}", responses=ERRORS,
                 summary="Weekly per-GPU price index of a chip by channel, with its events")
     def api_index(db: Db, chip: Annotated[str, PathParam(min_length=1, max_length=100)],
-                  channel: Optional[Literal[CHANNELS]] = None,  # type: ignore[valid-type]
+                  channel: Annotated[Optional[Literal[CHANNELS]], query(P.CHANNEL)] = None,  # type: ignore[valid-type]
                   measure: Literal["purchase", "rent"] = "purchase", currency: Literal["CNY", "USD"] = "CNY",
-                  since: DateQ = None, until: DateQ = None) -> Any:
+                  since: SinceQ = None, until: UntilQ = None) -> Any:
         from suanli.errors import UnknownHardware
         from suanli.web.errors import not_found
 
