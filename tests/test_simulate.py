@@ -400,12 +400,12 @@ def test_step_table_reproduces_engine() -> None:
     for i in (1, 7, len(table.n_dec) - 1):
         for j in (0, 5, len(table.n_pf) - 1):
             nd, npf = table.n_dec[i], table.n_pf[j]
-            exact = eng.t(StepLoad(n_dec=nd, ctx_dec=eng.ctx_dec, n_pf=npf, pf_seqs=npf / 1000))
+            exact = eng.step_time_s(StepLoad(n_dec=nd, ctx_dec=eng.ctx_dec, n_pf=npf, pf_seqs=npf / 1000))
             assert table(nd, npf) == pytest.approx(float(np.ravel(exact)[0]), rel=1e-9)
     # between grid points the step time is piecewise ~linear (roofline max of affine terms):
     # bilinear interpolation on the ~geometric grid stays within 3 %
     for nd, npf in ((50, 0), (100, 300), (200, 5000), (13, 900)):
-        exact = float(np.ravel(eng.t(StepLoad(n_dec=nd, ctx_dec=eng.ctx_dec, n_pf=npf, pf_seqs=npf / 1000)))[0])
+        exact = float(np.ravel(eng.step_time_s(StepLoad(n_dec=nd, ctx_dec=eng.ctx_dec, n_pf=npf, pf_seqs=npf / 1000)))[0])
         assert table(nd, npf) == pytest.approx(exact, rel=0.03)
 
 

@@ -236,9 +236,9 @@ def simulate(model: str | ModelSpec, hardware: str | Accelerator, *, request_rat
     r = resolve(model, hardware, isl=isl, osl=osl, request_rate=rate, scenario="server", gpus=gpus, tp=tp, pp=pp,
                 ep=ep, dp_attention=dp_attention, weight_dtype=weight_dtype, kv_dtype=kv_dtype, engine=engine,
                 system=system, mode=mode, catalog=catalog, systems=systems, calibration=calibration)
-    eng = r.instance()
-    cfg = sim_config(eng, prefix_hit_rate=prefix_hit_rate)
-    table = step_table(eng, cfg.max_seqs, cfg.max_batched_tokens)
+    inst = r.instance()
+    cfg = sim_config(inst, prefix_hit_rate=prefix_hit_rate)
+    table = step_table(inst, cfg.max_seqs, cfg.max_batched_tokens)
     replicas = r.dep.replicas
     sim_reps = replicas if replicas_to_simulate is None else max(1, min(replicas, int(replicas_to_simulate)))
     tasks = []

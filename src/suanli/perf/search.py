@@ -180,7 +180,7 @@ def evaluate_disaggregated(model: ModelSpec, space: Space, pf: Platform, *, isl:
     cap = np.asarray(e.batch_cap(plan))
     ex = Instance(model=model, lay=space.lay.expand(), pf=pf, isl=isl, osl=osl)
     b = np.broadcast_to(batches, (space.size, len(batches)))
-    t_dec = ex.t(StepLoad(n_dec=b, ctx_dec=isl + osl / 2.0))  # pure decode steps
+    t_dec = ex.step_time_s(StepLoad(n_dec=b, ctx_dec=isl + osl / 2.0))  # pure decode steps
     r_d = b / (osl * t_dec)                                    # requests/s of one decode instance
     ok_d = fits[:, None] & (b <= cap[:, None] + 1e-9)
     parts = []

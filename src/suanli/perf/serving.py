@@ -57,7 +57,8 @@ class Instance:
     def ctx_dec(self) -> float:
         return self.isl + self.osl / 2.0
 
-    def t(self, load: StepLoad) -> Any:
+    def step_time_s(self, load: StepLoad) -> Any:
+        """Seconds of one engine step of ``load`` on this instance."""
         return step_time(self.model, self.lay, self.pf, load)
 
     @property

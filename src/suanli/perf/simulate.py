@@ -139,22 +139,22 @@ def _grid(top: float, points: int) -> np.ndarray:
     return g if g.size >= 2 else np.array([0.0, 1.0])
 
 
-def step_table(engine: Instance, max_dec: int, budget: int, ctx: float | None = None, *,
+def step_table(inst: Instance, max_dec: int, budget: int, ctx: float | None = None, *,
                points: tuple[int, int] = (DEC_POINTS, PF_POINTS)) -> StepTable:
-    """Tabulate ``engine``'s step time for 0..``max_dec`` decodes x 0..``budget``
+    """Tabulate ``inst``'s step time for 0..``max_dec`` decodes x 0..``budget``
     prefill tokens in one vectorised call.
 
-    Decodes attend to ``ctx`` tokens (default ``engine.ctx_dec`` = isl + osl/2);
-    prefill tokens attend on average to ``engine.isl / 2`` and finish
-    ``n_pf / engine.isl`` prompts (which need logits).  ``engine.lay`` must be a
+    Decodes attend to ``ctx`` tokens (default ``inst.ctx_dec`` = isl + osl/2);
+    prefill tokens attend on average to ``inst.isl / 2`` and finish
+    ``n_pf / inst.isl`` prompts (which need logits).  ``inst.lay`` must be a
     one-deployment layout (``layout_of``)."""
     if max_dec < 1 or budget < 1:
         raise InvalidInput("step table needs max_dec >= 1 and budget >= 1 tokens", field="max_dec")
     xd, xp = _grid(max_dec, points[0]), _grid(budget, points[1])
     d, p = np.meshgrid(xd, xp, indexing="ij")
-    load = StepLoad(n_dec=d, ctx_dec=engine.ctx_dec if ctx is None else float(ctx), n_pf=p,
-                    pf_seqs=p / engine.isl)
-    sec = np.asarray(engine.t(load), dtype=float).reshape(d.shape)
+    load = StepLoad(n_dec=d, ctx_dec=inst.ctx_dec if ctx is None else float(ctx), n_pf=p,
+                    pf_seqs=p / inst.isl)
+    sec = np.asarray(inst.step_time_s(load), dtype=float).reshape(d.shape)
     return StepTable(n_dec=xd, n_pf=xp, seconds=sec)
 
 
@@ -193,17 +193,17 @@ class SimConfig:
                                field="request_overhead_s")
 
 
-def sim_config(engine: Instance, *, prefix_hit_rate: float = 0.0, chunked_prefill: bool = True) -> SimConfig:
-    """The scheduler the analytical model assumes for ``engine``: its engine
+def sim_config(inst: Instance, *, prefix_hit_rate: float = 0.0, chunked_prefill: bool = True) -> SimConfig:
+    """The scheduler the analytical model assumes for ``inst``: its engine
     limits (``max_seqs`` x attention-DP ranks), request overhead, and the KV
     capacity of its memory plan at the mean decode context."""
-    lim = engine.limits
-    plan = engine.plans()[0]
+    lim = inst.limits
+    plan = inst.plans()[0]
     seqs = float(np.asarray(plan.max_seqs_per_instance, dtype=float).reshape(-1)[0])
-    dp = float(np.asarray(engine.lay.attn_dp, dtype=float).reshape(-1)[0])
+    dp = float(np.asarray(inst.lay.attn_dp, dtype=float).reshape(-1)[0])
     return SimConfig(max_seqs=max(1, int(lim.max_seqs * dp)), max_batched_tokens=lim.max_batched_tokens,
-                     kv_capacity_tokens=max(1, int(seqs * engine.ctx_dec)), prefix_hit_rate=prefix_hit_rate,
-                     request_overhead_s=engine.pf.runtime.request_s, chunked_prefill=chunked_prefill)
+                     kv_capacity_tokens=max(1, int(seqs * inst.ctx_dec)), prefix_hit_rate=prefix_hit_rate,
+                     request_overhead_s=inst.pf.runtime.request_s, chunked_prefill=chunked_prefill)
 
 
 # --------------------------------------------------------------------------- result
