@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
+from suanli.app import params as P
 from suanli.errors import InvalidInput
 from suanli.market import query
 from suanli.market.db import Database, location, open_db, schema_version
@@ -136,14 +137,21 @@ def export(kind: str = "quotes", db: DbArg = None, *, fmt: str | None = None, ou
 
 # --- queries --------------------------------------------------------------------------------
 
-def quotes(db: DbArg = None, **filters: Any) -> list[query.Quote]:
+def quotes(db: DbArg = None, *, item: str | None = None, chip: str | None = None, kind: str | None = None,
+           channel: str | None = P.CHANNEL.default, region: str | None = None, currency: str | None = None,
+           since: str | None = P.SINCE.default, until: str | None = P.UNTIL.default,
+           limit: int | None = None) -> list[query.Quote]:
+    """Price quotes matching the filters (market filters declared in :mod:`suanli.app.params`), oldest first."""
     with _Session(db) as d:
-        return query.quotes(d, **filters)
+        return query.quotes(d, item=item, chip=chip, kind=kind, channel=channel, region=region, currency=currency,
+                            since=since, until=until, limit=limit)
 
 
-def events(db: DbArg = None, **filters: Any) -> list[query.Event]:
+def events(db: DbArg = None, *, chip: str | None = None, kind: str | None = None, region: str | None = None,
+           since: str | None = P.SINCE.default, until: str | None = P.UNTIL.default) -> list[query.Event]:
+    """Market events, oldest first; ``chip`` keeps those tagged with that chip."""
     with _Session(db) as d:
-        return query.events(d, **filters)
+        return query.events(d, chip=chip, kind=kind, region=region, since=since, until=until)
 
 
 def inventories(db: DbArg = None, *, owner: str | None = None, chip: str | None = None) -> list[query.InventoryLot]:
