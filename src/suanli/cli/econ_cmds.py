@@ -94,7 +94,7 @@ def cost(
     prefill_share: Annotated[F, typer.Option("--prefill-share", help="GPU-time share of prefill (input/output split).")] = None,
     price: PriceOpt = None,
     currency: CurrencyOpt = "CNY", defaults: DefaultsOpt = None, fx: FxOpt = None, as_of: AsOfOpt = None,
-    engine: EngineOpt = "vllm", gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None, weight_dtype: WeightOpt = None,
+    engine: EngineOpt = P.ENGINE.default, gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None, weight_dtype: WeightOpt = None,
     kv_dtype: KvOpt = None, disagg: DisaggOpt = True, hardware_file: HardwareFileOpt = None,
     profile: ProfileOpt = None, db: ProfileDbOpt = None,
     as_json: JsonOpt = False, explain: ExplainOpt = False, econ: Optional[dict[str, Any]] = None,
@@ -174,7 +174,7 @@ def fairprice(
                                                             help="Sensitivity columns, output currency per kWh "
                                                                  "(default: 0.5-1.5 x the electricity price).")] = None,
     currency: CurrencyOpt = "CNY", defaults: DefaultsOpt = None, fx: FxOpt = None, as_of: AsOfOpt = None,
-    engine: EngineOpt = "vllm", gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None, weight_dtype: WeightOpt = None,
+    engine: EngineOpt = P.ENGINE.default, gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None, weight_dtype: WeightOpt = None,
     kv_dtype: KvOpt = None, disagg: DisaggOpt = True, hardware_file: HardwareFileOpt = None,
     profile: ProfileOpt = None, db: ProfileDbOpt = None,
     as_json: JsonOpt = False, explain: ExplainOpt = False, econ: Optional[dict[str, Any]] = None,

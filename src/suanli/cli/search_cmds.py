@@ -20,7 +20,7 @@ HwListOpt = Annotated[Optional[str], typer.Option(
     "--hardware", metavar="CHIPS", help="Comma-separated chips (default: buyable in China today + H100/H200).")]
 GpusOpt = Annotated[Optional[int], typer.Option("--gpus", help="Exactly this many GPUs per deployment unit.")]
 MaxGpusOpt = Annotated[Optional[int], typer.Option("--max-gpus", help="At most this many GPUs (default 8).")]
-EngineOpt = Annotated[str, typer.Option(help="vllm|sglang|trtllm|mindie|other (calibration profile).")]
+EngineOpt = Annotated[str, option(P.ENGINE)]
 WeightOpt = Annotated[Optional[str], typer.Option("--weight-dtype", metavar="DTYPES",
                                                   help="Comma-separated weight precisions to consider.")]
 KvOpt = Annotated[Optional[str], typer.Option("--kv-dtype", metavar="DTYPES",
@@ -91,7 +91,7 @@ def compare(
     hardware: HwListOpt = None, gpus: GpusOpt = None, max_gpus: MaxGpusOpt = None,
     request_rate: Annotated[Optional[float], typer.Option(
         "--request-rate", help="Requests/s to serve: GPUs and servers needed.")] = None,
-    engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None, disagg: DisaggOpt = True,
+    engine: EngineOpt = P.ENGINE.default, weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None, disagg: DisaggOpt = True,
     backend: BackendOpt = "local", address: AddressOpt = None, plot: PlotOpt = None,
     as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="DATE", help="Flag chips not obtainable in China "
                                                  "at this date (default today), with the deciding event.")] = None,
@@ -138,7 +138,7 @@ def _title(model: str, isl: float, osl: float, ttft: float | None = None, tpot: 
 @app.command()
 def pareto(
     model: ModelOpt, isl: IslOpt = P.ISL.default, osl: OslOpt = P.OSL.default, hardware: HwListOpt = None, gpus: GpusOpt = None,
-    max_gpus: MaxGpusOpt = None, engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None,
+    max_gpus: MaxGpusOpt = None, engine: EngineOpt = P.ENGINE.default, weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None,
     disagg: DisaggOpt = True, backend: BackendOpt = "local", address: AddressOpt = None, plot: PlotOpt = None,
     hardware_file: HardwareFileOpt = None, profile: ProfileOpt = None, db: ProfileDbOpt = None,
     as_json: JsonOpt = False,
@@ -167,7 +167,7 @@ def sweep(
     model: ModelOpt,
     out: Annotated[Path, typer.Option("--out", metavar="FILE.parquet|FILE.csv", help="Where to write every row.")],
     isl: IslOpt = P.ISL.default, osl: OslOpt = P.OSL.default, hardware: HwListOpt = None, gpus: GpusOpt = None,
-    max_gpus: MaxGpusOpt = None, engine: EngineOpt = "vllm", weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None,
+    max_gpus: MaxGpusOpt = None, engine: EngineOpt = P.ENGINE.default, weight_dtype: WeightOpt = None, kv_dtype: KvOpt = None,
     disagg: DisaggOpt = True, backend: BackendOpt = "local", address: AddressOpt = None,
     hardware_file: HardwareFileOpt = None, profile: ProfileOpt = None, db: ProfileDbOpt = None,
 ) -> None:

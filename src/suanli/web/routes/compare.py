@@ -39,7 +39,7 @@ def search_params(
                                                                "buyable in China today + H100/H200")] = None,
     gpus: Annotated[Gpus, Query(description="Exactly this many GPUs per deployment unit")] = None,
     max_gpus: Annotated[Gpus, Query(description=f"At most this many GPUs (default 8, ≤ {MAX_SEARCH_GPUS})")] = None,
-    engine: Engine = "vllm",
+    engine: Annotated[Engine, query(P.ENGINE)] = P.ENGINE.default,
     weight_dtype: Annotated[Optional[list[WeightDType]], Query(description="Weight precisions to consider")] = None,
     kv_dtype: Annotated[Optional[list[KvDType]], Query(description="KV-cache precisions to consider")] = None,
     disagg: Annotated[bool, Query(description="Also search disaggregated prefill/decode (xPyD)")] = True,

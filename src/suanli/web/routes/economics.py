@@ -48,7 +48,7 @@ def econ_context(
 Ctx = Annotated[Any, Depends(econ_context)]
 
 
-def compare_kw(engine: Engine = "vllm",
+def compare_kw(engine: Annotated[Engine, query(P.ENGINE)] = P.ENGINE.default,
                gpus: Optional[Annotated[int, Query(ge=1, le=MAX_SEARCH_GPUS)]] = None,
                max_gpus: Optional[Annotated[int, Query(ge=1, le=MAX_SEARCH_GPUS)]] = None,
                weight_dtype: Optional[list[WeightDType]] = Query(None), kv_dtype: Optional[list[KvDType]] = Query(None),
