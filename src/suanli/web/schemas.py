@@ -17,6 +17,7 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from suanli.app.compare import ChipResult, CompareResult, Frontier
 from suanli.app.predict import Prediction
 from suanli.app.simulate import SimulationReport
 from suanli.app.validate import CaseResult, ValidationReport
@@ -114,28 +115,6 @@ PredictionOut = response_model(
     })
 
 
-class ChipRow(_Out):
-    rank: Optional[int] = Field(None, description="1 = best feasible chip; null when infeasible")
-    hardware: str
-    name: str
-    feasible: bool
-    reason: str
-    unverified: bool
-    config: dict[str, Any]
-    output_tok_s_per_gpu: Num = None
-    tok_s_per_user: Num = None
-    ttft_ms: Num = None
-    tpot_ms: Num = None
-    gpus_needed: Optional[int] = None
-    servers_needed: Optional[int] = None
-    closest: Optional[dict[str, Any]] = None
-    mode: str
-    band: list[Num]
-    notes: list[str]
-    label: ChipLabel
-    economics: Optional[dict[str, Any]] = Field(None, description="money per token where economics is available")
-
-
 class FrontierPoint(_Out):
     tok_s_per_user: Num
     output_tok_s_per_gpu: Num
@@ -151,22 +130,22 @@ class FrontierOut(_Out):
     unverified: bool
     error: str
     points: list[FrontierPoint]
+    profile: str = Field("", description="which calibration profile corrected this chip's numbers, if any")
     label: Optional[ChipLabel] = None
 
 
-class CompareOut(_Out):
-    query: dict[str, Any] = Field(description="the normalised request (what the form shows)")
-    model: str
-    isl: float
-    osl: float
-    ttft_ms: Num
-    tpot_ms: Num
-    request_rate: Num
-    engine: str
-    metric: str = Field(description="what the ranking column shows: output_tok_s_per_gpu or cny_per_mtok")
-    chips: list[ChipRow]
-    frontiers: list[FrontierOut]
-    economics_available: bool
+ChipRow = response_model(
+    ChipResult, "ChipRow",
+    rank=(Optional[int], Field(None, description="1 = best feasible chip; null when infeasible")),
+    label=(ChipLabel, ...),
+    economics=(Optional[dict[str, Any]], Field(None, description="money per token where economics is available")))
+_DERIVED[Frontier] = FrontierOut   # points typed by hand (FrontierPoint), the rest as the dataclass
+
+CompareOut = response_model(
+    CompareResult, "CompareOut",
+    query=(dict[str, Any], Field(description="the normalised request (what the form shows)")),
+    metric=(str, Field(description="what the ranking column shows: output_tok_s_per_gpu or cny_per_mtok")),
+    economics_available=(bool, ...))
 
 
 class ParetoOut(_Out):
