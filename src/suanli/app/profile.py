@@ -38,7 +38,7 @@ import numpy as np
 from suanli.app.calibration import Calibration, load_calibration, runtime_key
 from suanli.app.validate import METRIC_ATTR, metric_family, predict_case
 from suanli.errors import ConfigError, InvalidInput, SuanliError
-from suanli.perf.correction import (COMMON_SD, GROUPS, METRIC_GROUPS, OBS_SD, OBS_SD_BY, OTHER_FAMILY_SD,
+from suanli.perf.correction import (COMMON_SD, GROUPS, METRIC_GROUPS, OBS_SD_BY, WITHIN_SD, OTHER_FAMILY_SD,
                                     OTHER_MODEL_SD, PRIOR_SD, MAX_LOG_SCALE, Correction, fit_log_scales, obs_sd, variance_left)
 from suanli.specs.accelerator import HardwareCatalog, load_hardware
 from suanli.specs.system import SystemCatalog, load_systems
@@ -197,7 +197,7 @@ def profile_from_dict(data: Any, *, origin: str = "profile") -> Profile:
             scales={g: _finite(v, f"{where}.scales.{g}", lo, hi) for g, v in scales.items()},
             sd={g: _finite(v, f"{where}.sd.{g}", 0, 10) for g, v in sd.items() if g in GROUPS},
             variance_left=_finite(s.get("variance_left", 1.0), f"{where}.variance_left", 0, 1),
-            sigma_floor=_finite(s.get("sigma_floor", OBS_SD), f"{where}.sigma_floor", 0, 5),
+            sigma_floor=_finite(s.get("sigma_floor", WITHIN_SD), f"{where}.sigma_floor", 0, 5),
             clipped=tuple(str(c) for c in s.get("clipped", []) if c in GROUPS),
             median_ape_before=s.get("median_ape_before"), median_ape_after=s.get("median_ape_after")))
     def _list(key: str) -> tuple[Any, ...]:
@@ -434,7 +434,9 @@ class Fitter:
         for scope in scopes:
             trio = after_by_scope.get((scope.hardware, scope.engine), [])
             resid = [math.log(m / a) for m, _, a in trio if a > 0]
-            floor = max(0.02, math.sqrt(sum(r * r for r in resid) / len(resid))) if len(resid) >= 5 else OBS_SD
+            # the runs' own scatter around the corrected model (n - 1: one scale per scope is fitted)
+            floor = (max(0.02, math.sqrt(sum(r * r for r in resid) / (len(resid) - 1))) if len(resid) >= 5
+                     else WITHIN_SD)
             fixed.append(replace(
                 scope, sigma_floor=floor,
                 median_ape_before=statistics.median(abs(b / m - 1.0) for m, b, _ in trio) if trio else None,
@@ -455,7 +457,7 @@ class Fitter:
                         model=within if level == "model" else None,
                         n_runs=len({e.obs.config for e in mine}), n_obs=len(mine),
                         scales=fit.scales(), sd=fit.sd(), variance_left=variance_left(fit, np.abs(J).mean(axis=0)),
-                        sigma_floor=OBS_SD, clipped=fit.clipped)
+                        sigma_floor=WITHIN_SD, clipped=fit.clipped)
 
 
 def _reason(exc: BaseException) -> str:

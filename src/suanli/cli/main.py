@@ -328,3 +328,4 @@ from suanli.cli import market_cmds  # noqa: E402,F401
 from suanli.cli import web_cmds  # noqa: E402,F401
 from suanli.cli import econ_cmds  # noqa: E402,F401
 from suanli.cli import report_cmds  # noqa: E402,F401
+from suanli.cli import profile_cmds  # noqa: E402,F401
