@@ -189,7 +189,8 @@ def json_records(text: str) -> list[tuple[int, Any]]:
     if not stripped:
         raise FileProblem(0, "empty file")
     lines = [ln for ln in stripped.splitlines() if ln.strip()]
-    if len(lines) > 1 and all(ln.lstrip().startswith("{") and ln.rstrip().endswith("}") for ln in lines):
+    first = lines[0].strip()
+    if len(lines) > 1 and len(first) > 2 and first.startswith("{") and first.endswith("}"):
         return json_lines(text)
     doc = load_json(text)
     if isinstance(doc, list):

@@ -53,6 +53,12 @@ def _hints(model: Any, version: Any, quant: Any, kv: Any, tp: Any, pp: Any, ep: 
     return hints
 
 
+def _input_from(totals: dict[str, float]) -> None:
+    """Prompt tokens/s = total - output tokens/s (both over the same wall time)."""
+    if "total_tok_s" in totals and totals["total_tok_s"] > totals["output_tok_s"] > 0:
+        totals["input_tok_s"] = totals["total_tok_s"] - totals["output_tok_s"]
+
+
 def _from_json(doc: dict[str, Any]) -> ParsedRun:
     def part(key: str) -> dict[str, Any]:
         v = doc.get(key)
@@ -67,6 +73,7 @@ def _from_json(doc: dict[str, Any]) -> ParsedRun:
                    world.get("world_size"))
     totals = {m: v for m, v in (("output_tok_s", positive(perf.get("system_output_throughput_tok_s"))),
                                 ("total_tok_s", positive(perf.get("system_total_throughput_tok_s")))) if v}
+    _input_from(totals)
     metrics = {m: v for m, v in (("ttft_ms", positive(stream.get("avg_ttft_ms"))),
                                  ("tpot_ms", positive(stream.get("avg_tpot_ms")))) if v}
     extras: dict[str, Any] = {"tool": "trtllm-bench"}
@@ -126,6 +133,7 @@ def _from_console(text: str) -> ParsedRun:
     total = num("total")
     if total is not None:
         totals["total_tok_s"] = total
+    _input_from(totals)
     metrics = {m: v for m, v in (("ttft_ms", num("ttft")), ("tpot_ms", num("tpot"))) if v is not None}
     hints = _hints(found.get("model"), found.get("version"), found.get("quant"), found.get("kv"),
                    found.get("tp"), found.get("pp"), found.get("ep"), None)
