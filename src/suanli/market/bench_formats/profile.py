@@ -50,7 +50,8 @@ def sniff_genai_perf(text: str, name: str) -> bool:
     head = text.lstrip()[:2048]
     if head.startswith("{"):
         keys = ('"input_config"', '"request_throughput"', '"output_token_throughput"', '"time_to_first_token"')
-        return '"unit"' in head and any(k in head for k in keys) and not sniff_aiperf(text, name)
+        return ('"unit"' in head and any(k in head for k in keys) and '"x_request_id"' not in head
+                and not sniff_aiperf(text, name))
     return head.startswith("Metric,avg,min,max,p99,")
 
 
