@@ -45,6 +45,7 @@ def test_import_list_show_delete(db_url):
     shown = json.loads(ok("runs", "show", "3", "--db", db_url, "--json"))
     assert shown["request_rate"] == 4.0 and shown["record_index"] == 2 and shown["hardware"] == "nvidia_h200_sxm" and shown["format"] == "sglang"
     assert "output_tok_s" in ok("runs", "show", "3", "--db", db_url)
+    assert "use --yes" in bad("runs", "delete", "1", "--db", db_url)   # no terminal to confirm on
     assert json.loads(ok("runs", "delete", "1", "2", "--yes", "--db", db_url, "--json")) == {"deleted": 2}
     assert len(json.loads(ok("runs", "list", "--db", db_url, "--json"))["runs"]) == 5
     assert "no run with id 1" in bad("runs", "show", "1", "--db", db_url)

@@ -239,3 +239,18 @@ def test_select_runs(db):
     for bad in ("", "3-1", "colour:red", "label:", "x"):
         with pytest.raises(InvalidInput):
             select_runs(db, bad)
+
+
+def test_runs_survive_backup_and_restore(db, db_url, tmp_path):
+    from suanli.market.backup import backup, restore
+
+    import_runs([SGLANG], db, flags=H200_TP4)
+    before = [r.to_dict() for r in list_runs(db)]
+    path = tmp_path / "b.json.gz"
+    info = backup(db, path)
+    assert info.rows["runs"] == 7
+    delete_runs([r["id"] for r in before], db)
+    restore(db, path)
+    assert [r.to_dict() for r in list_runs(db)] == before
+    again = import_runs([SGLANG], db, flags=H200_TP4)   # the restored runs still count as stored
+    assert again.added == 0 and again.duplicates == 7

@@ -21,6 +21,8 @@ Flags and the file (the rule)
 * ``--label`` always wins (it is the user's tag); a file's own label goes to the extras.
 * Hardware, model and the number of accelerators are required (the message names the
   missing flags); throughputs are stored per accelerator (the file's totals / ``gpus``).
+* A run is identified by its file's bytes and its position in the file: importing the same
+  file again, even with other flags, reports duplicates; delete the runs to re-import them.
 
 :func:`select_runs` turns a selector (``all``, ``3,5-9``, ``label:NAME``, ``hardware:ID``,
 ``engine:NAME``, ``model:ID``, ``format:NAME``, joined with ``+`` for AND) into runs.
@@ -32,7 +34,7 @@ import hashlib
 import json
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence

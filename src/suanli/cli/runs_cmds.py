@@ -169,8 +169,17 @@ def runs_delete(
     from suanli.app.runs import delete_runs
     from suanli.cli._render import print_json
 
-    if not yes and not typer.confirm(f"delete {len(set(ids))} run(s)?", default=False):
-        raise fail("not confirmed; nothing deleted (use --yes)")
+    if not yes:
+        import sys
+
+        if not sys.stdin.isatty():   # nobody to ask
+            raise fail("deleting runs needs confirmation; nothing deleted (use --yes)")
+        try:
+            confirmed = typer.confirm(f"delete {len(set(ids))} run(s)?", default=False, err=True)
+        except (typer.Abort, EOFError):
+            confirmed = False
+        if not confirmed:
+            raise fail("not confirmed; nothing deleted (use --yes)")
     n = delete_runs(ids, db)
     if as_json:
         print_json({"deleted": n})

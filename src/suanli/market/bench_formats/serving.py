@@ -23,7 +23,6 @@ from suanli.market.bench_formats._common import (
     isl_osl,
     json_records,
     layout_from_name,
-    number,
     positive,
     rate,
     scalars,
@@ -185,4 +184,4 @@ def _nightly_table(records: list[tuple[int, Any]]) -> list[ParsedRun]:
     return runs
 
 
-__all__ = ["parse_sglang", "parse_vllm", "sniff_sglang", "sniff_vllm", "number"]
+__all__ = ["parse_sglang", "parse_vllm", "sniff_sglang", "sniff_vllm"]
