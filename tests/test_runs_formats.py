@@ -32,6 +32,49 @@ def close(a: float | None, b: float) -> bool:
 
 # --- vLLM --------------------------------------------------------------------------------------
 
+def test_vllm_console_block():
+    fmt, [r] = parsed("vllm/GENERATED_vllm-0.33_console_result_block.txt")
+    assert fmt == "vllm"
+    assert r.metrics == {"ttft_ms": 22.96, "tpot_ms": 4.28}                 # Mean TTFT, Mean TPOT
+    assert r.totals["output_tok_s"] == 118.93 and r.totals["total_tok_s"] == 594.67
+    assert close(r.totals["input_tok_s"], 594.67 - 118.93)
+    assert (r.scenario, r.concurrency, r.request_rate, r.num_requests) == ("server", 4, 4.0, 8)
+    assert (r.isl, r.osl) == (1024 / 8, 256 / 8)
+    assert r.extras["p99_e2el_ms"] == 159.52 and r.extras["failed"] == 0
+
+
+def test_sglang_console_block():
+    # written here in the layout SGLang's bench_serving prints (its print statements), not a real file
+    text = ("#Input tokens: 2048\n#Output tokens: 512\n\n"
+            "============ Serving Benchmark Result ============\n"
+            "Backend:                                 sglang\n"
+            "Traffic request rate:                    inf\n"
+            "Max request concurrency:                 16\n"
+            "Successful requests:                     4\n"
+            "Benchmark duration (s):                  2.00\n"
+            "Total input tokens:                      2048\n"
+            "Total generated tokens:                  512\n"
+            "Request throughput (req/s):              2.00\n"
+            "Input token throughput (tok/s):          1024.00\n"
+            "Output token throughput (tok/s):         256.00\n"
+            "Total token throughput (tok/s):          1280.00\n"
+            "----------------Time to First Token-----------------\n"
+            "Mean TTFT (ms):                          120.50\n"
+            "Median TTFT (ms):                        118.00\n"
+            "-----Time per Output Token (excl. 1st token)------\n"
+            "Mean TPOT (ms):                          12.25\n"
+            "==================================================\n")
+    fmt, [r] = parse(text, "paste.txt")
+    assert fmt == "sglang" and r.hints == {"engine": "sglang"}
+    assert (r.scenario, r.concurrency, r.request_rate) == ("fixed-concurrency", 16, None)
+    assert r.totals == {"output_tok_s": 256.0, "input_tok_s": 1024.0, "total_tok_s": 1280.0}
+    assert r.metrics == {"ttft_ms": 120.5, "tpot_ms": 12.25} and (r.isl, r.osl) == (512.0, 128.0)
+    _, [uncapped] = parse(text.replace("16\n", "not set\n", 1), "paste.txt")
+    assert (uncapped.scenario, uncapped.concurrency) == ("offline", None)
+    with pytest.raises(FileProblem) as err:
+        parse(text.replace("120.50", "12O.50"), "paste.txt")
+    assert err.value.line == 17
+
 def test_vllm_save_result_summary():
     fmt, runs = parsed("vllm/llm-k8s_tp8_pp1_sharegpt_qps_04.summary_only.json")
     assert fmt == "vllm" and len(runs) == 1
@@ -254,7 +297,6 @@ def test_unknown_file_names_every_format_tried():
 @pytest.mark.parametrize(("rel", "needle"), [
     ("genai-perf/TESTFIXTURE_profile_export.json", "perf_analyzer per-request export"),
     ("aiperf/GENERATED_aiperf-0.13.0_profile_export.jsonl", "AIPerf per-request export"),
-    ("vllm/GENERATED_vllm-0.33_console_result_block.txt", "console printout"),
 ])
 def test_files_without_a_summary_say_what_to_import(rel, needle):
     text, name = read(rel)

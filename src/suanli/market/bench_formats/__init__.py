@@ -4,8 +4,10 @@
 format         files
 =============  ===========================================================================
 ``vllm``       ``vllm bench serve --save-result`` / ``benchmark_serving.py`` JSON (also
-               ``--append-result`` JSON Lines) and the nightly ``benchmark_results.json``
-``sglang``     ``sglang.bench_serving --output-file`` JSON Lines (one run a line)
+               ``--append-result`` JSON Lines), the nightly ``benchmark_results.json`` and
+               the pasted console block "Serving Benchmark Result"
+``sglang``     ``sglang.bench_serving --output-file`` JSON Lines (one run a line) and its
+               console block
 ``genai-perf`` ``*_genai_perf.json`` / ``*_genai_perf.csv``
 ``aiperf``     ``profile_export_aiperf.json`` / ``.csv``
 ``guidellm``   ``benchmarks.json`` (schemas 0.2/0.3 and 0.4+)
@@ -62,7 +64,6 @@ _NOT_SUMMARIES = (
     ('"experiments"', '"response_timestamps"',
      "a perf_analyzer per-request export; import the *_genai_perf.json or .csv summary next to it"),
     ('"metadata"', '"x_request_id"', "an AIPerf per-request export; import profile_export_aiperf.json or .csv"),
-    ("Serving Benchmark Result", "====", "a console printout; import the file --save-result wrote"),
 )
 
 

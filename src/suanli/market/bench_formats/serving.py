@@ -23,6 +23,7 @@ from suanli.market.bench_formats._common import (
     isl_osl,
     json_records,
     layout_from_name,
+    number,
     positive,
     rate,
     scalars,
@@ -43,13 +44,21 @@ def _is_sglang(rec: dict[str, Any]) -> bool:
     return any(k in rec for k in SGLANG_KEYS)
 
 
+def _console(text: str) -> bool:
+    return "Serving Benchmark Result" in text and "Successful requests:" in text
+
+
 def sniff_sglang(text: str, name: str) -> bool:
     head = text.lstrip()[:4096]
+    if _console(text):
+        return "Traffic request rate:" in text
     return head.startswith("{") and '"output_throughput"' in head and any(f'"{k}"' in head for k in SGLANG_KEYS)
 
 
 def sniff_vllm(text: str, name: str) -> bool:
     head = text.lstrip()[:4096]
+    if _console(text):
+        return "Traffic request rate:" not in text
     if head.startswith("[") and '"Test name"' in head and "Tput" in head:
         return True
     return head.startswith("{") and '"completed"' in text and (
@@ -71,6 +80,9 @@ def _client_run(index: int, line: int, rec: dict[str, Any], *, tool: str) -> Par
     if out_tps is not None:
         totals["output_tok_s"] = out_tps
     in_tps = positive(rec.get("input_throughput"))
+    tot_given = positive(rec.get("total_token_throughput"))
+    if in_tps is None and tot_given is not None and out_tps is not None and tot_given > out_tps:
+        in_tps = tot_given - out_tps   # (in + out) / duration - out / duration
     if in_tps is None and duration and positive(rec.get("total_input_tokens")):
         in_tps = float(rec["total_input_tokens"]) / duration
     if in_tps is not None:
@@ -126,6 +138,8 @@ def _metadata_hints(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_vllm(text: str, name: str) -> list[ParsedRun]:
+    if _console(text) and not text.lstrip().startswith(("{", "[")):
+        return _console_runs(text, "vllm")
     records = json_records(text)
     if records and isinstance(records[0][1], dict) and "Test name" in records[0][1]:
         return _nightly_table(records)
@@ -138,11 +152,73 @@ def parse_vllm(text: str, name: str) -> list[ParsedRun]:
 
 
 def parse_sglang(text: str, name: str) -> list[ParsedRun]:
+    if _console(text) and not text.lstrip().startswith("{"):
+        return _console_runs(text, "sglang")
     runs = []
     for i, (line, rec) in enumerate(json_records(text)):
         if not isinstance(rec, dict):
             raise FileProblem(line, f"record {i + 1} is not a JSON object")
         runs.append(_client_run(i, line, rec, tool="sglang"))
+    return runs
+
+
+# the console block ("Serving Benchmark Result") users paste into issues -> result-file keys
+_CONSOLE_KEYS = {
+    "successful requests": "completed", "failed requests": "failed", "benchmark duration (s)": "duration",
+    "total input tokens": "total_input_tokens", "total generated tokens": "total_output_tokens",
+    "request throughput (req/s)": "request_throughput", "input token throughput (tok/s)": "input_throughput",
+    "output token throughput (tok/s)": "output_throughput", "total token throughput (tok/s)": "total_token_throughput",
+    "maximum request concurrency": "max_concurrency", "max request concurrency": "max_concurrency",
+    "request rate configured (rps)": "request_rate", "traffic request rate": "request_rate",
+    "backend": "backend",
+}
+_CONSOLE_LINE = re.compile(r"^\s*([^:]+?)\s*:\s*(\S.*?)\s*$")
+_CONSOLE_STAT = re.compile(r"^(mean|median|p\d+(?:\.\d+)?) (ttft|tpot|itl|e2el|e2e latency) \(ms\)$")
+
+
+def _console_runs(text: str, tool: str) -> list[ParsedRun]:
+    """One run per "Serving Benchmark Result" block of a console printout (values are
+    rounded to two decimals there, and there is no model name: give --model)."""
+    runs: list[ParsedRun] = []
+    rec: dict[str, Any] | None = None
+    start = 0
+    blocks: list[tuple[int, dict[str, Any]]] = []
+    pending: dict[str, Any] = {}
+    for i, raw in enumerate(text.splitlines(), start=1):
+        if "Serving Benchmark Result" in raw:
+            rec, start = dict(pending), i
+            pending = {}
+            blocks.append((start, rec))
+            continue
+        m = _CONSOLE_LINE.match(raw)
+        if not m:
+            continue
+        label, value = m.group(1).strip().lower(), m.group(2).strip()
+        target = rec if rec is not None else pending   # SGLang prints backend and rate above the block
+        key = _CONSOLE_KEYS.get(label)
+        stat = _CONSOLE_STAT.match(label)
+        if stat:
+            metric = {"e2e latency": "e2el"}.get(stat.group(2), stat.group(2))
+            key = f"{stat.group(1)}_{metric}_ms"
+        if key is None:
+            continue
+        if value.lower() in ("not set", "none", "n/a", "trace", "-"):
+            continue
+        if key == "backend":
+            target[key] = value
+        elif key == "failed":
+            target[key] = int(number(value) or 0)
+        elif key == "request_rate" and value.lower() in ("inf", "infinity"):
+            target[key] = "inf"
+        else:
+            v = positive(value)
+            if v is None and value not in ("0", "0.0", "0.00"):
+                raise FileProblem(i, f"{m.group(1).strip()}: {value!r} is not a number")
+            target[key] = v
+    for index, (line, block) in enumerate(blocks):
+        run = _client_run(index, line, block, tool=tool)
+        run.extras["from"] = "console printout (values rounded)"
+        runs.append(run)
     return runs
 
 
