@@ -254,3 +254,24 @@ def test_runs_survive_backup_and_restore(db, db_url, tmp_path):
     assert [r.to_dict() for r in list_runs(db)] == before
     again = import_runs([SGLANG], db, flags=H200_TP4)   # the restored runs still count as stored
     assert again.added == 0 and again.duplicates == 7
+
+
+def test_a_0001_database_is_upgraded_in_place(db_url):
+    from sqlalchemy import inspect
+
+    from suanli.market.db import Database, make_engine, open_db, resolve_url, schema_version
+    from suanli.market.migrations import HEAD, upgrade
+
+    old = Database(url=resolve_url(db_url), engine=make_engine(resolve_url(db_url)))
+    with old.write() as conn:
+        upgrade(conn, "0001")
+    with old.read() as conn:
+        assert schema_version(conn) == "0001" and not inspect(conn).has_table("runs")
+    old.dispose()
+    d = open_db(db_url, seed=False)
+    try:
+        with d.read() as conn:
+            assert schema_version(conn) == HEAD == "0002" and inspect(conn).has_table("runs")
+        assert import_runs([SGLANG], d, flags=H200_TP4).added == 7
+    finally:
+        d.dispose()
