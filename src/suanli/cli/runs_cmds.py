@@ -57,8 +57,7 @@ def runs_import(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import FILE...: every run of every file, all or nothing; already stored runs are
-    counted as duplicates."""
+    """Import every run of FILE..., all or nothing; runs already stored count as duplicates."""
     from suanli.app.runs import import_runs
     from suanli.cli._render import print_json
     from suanli.market.errors import ImportRejected
