@@ -36,9 +36,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from suanli.app.calibration import Calibration, load_calibration, runtime_key
-from suanli.app.validate import METRIC_ATTR, metric_family, predict_case
+from suanli.app.predict import predict
+from suanli.app.validate import METRIC_ATTR, case_inputs, metric_family, predict_case
 from suanli.errors import ConfigError, InvalidInput, SuanliError
-from suanli.perf.correction import (COMMON_SD, GROUPS, METRIC_GROUPS, OBS_SD, OBS_SD_BY, OTHER_FAMILY_SD,
+from suanli.perf.correction import (COMMON_SD, GROUPS, METRIC_GROUPS, OBS_SD_BY, WITHIN_SD, OTHER_FAMILY_SD,
                                     OTHER_MODEL_SD, PRIOR_SD, MAX_LOG_SCALE, Correction, fit_log_scales, obs_sd, variance_left)
 from suanli.specs.accelerator import HardwareCatalog, load_hardware
 from suanli.specs.system import SystemCatalog, load_systems
@@ -197,7 +198,7 @@ def profile_from_dict(data: Any, *, origin: str = "profile") -> Profile:
             scales={g: _finite(v, f"{where}.scales.{g}", lo, hi) for g, v in scales.items()},
             sd={g: _finite(v, f"{where}.sd.{g}", 0, 10) for g, v in sd.items() if g in GROUPS},
             variance_left=_finite(s.get("variance_left", 1.0), f"{where}.variance_left", 0, 1),
-            sigma_floor=_finite(s.get("sigma_floor", OBS_SD), f"{where}.sigma_floor", 0, 5),
+            sigma_floor=_finite(s.get("sigma_floor", WITHIN_SD), f"{where}.sigma_floor", 0, 5),
             clipped=tuple(str(c) for c in s.get("clipped", []) if c in GROUPS),
             median_ape_before=s.get("median_ape_before"), median_ape_after=s.get("median_ape_after")))
     def _list(key: str) -> tuple[Any, ...]:
@@ -311,6 +312,7 @@ class Fitter:
     calibration: Calibration = field(default_factory=load_calibration)
     _cache: dict[int, _Evaluated] = field(default_factory=dict)
     _fd_cals: dict[str, Calibration] = field(default_factory=dict)
+    _pred_cache: dict[tuple[tuple[Any, ...], str | None], Any] = field(default_factory=dict)
 
     def _fd_calibration(self, group: str) -> Calibration:
         cal = self._fd_cals.get(group)
@@ -337,7 +339,10 @@ class Fitter:
             self._cache[id(obs)] = ev
             return ev
         try:
-            _, base = predict_case(row, catalog=self.catalog, systems=self.systems, calibration=self.calibration)
+            if (row.get("scenario") or "").strip() == "server":    # through the simulator, as validate does
+                _, base = predict_case(row, catalog=self.catalog, systems=self.systems, calibration=self.calibration)
+            else:
+                base = _metric_value(self._analytic(row, None), obs.metric)
             ev.base = base
             ev.jac = self._sensitivities(row, obs.metric)
         except (SuanliError, ValueError, KeyError) as exc:
@@ -345,14 +350,24 @@ class Fitter:
         self._cache[id(obs)] = ev
         return ev
 
-    def _analytic(self, row: Mapping[str, str], metric: str, cal: Calibration) -> float:
-        _, value = predict_case(dict(row), catalog=self.catalog, systems=self.systems, calibration=cal,
-                                simulate_server=False)
-        return value
+    def _analytic(self, row: Mapping[str, str], group: str | None) -> Any:
+        """The analytical prediction of a run's configuration, uncalibrated (``group`` None)
+        or with one part scaled by the finite-difference step (cached per configuration: a
+        run's metrics share it)."""
+        key = (measurement_key(row) + ("gpus counts NPU dies" in (row.get("notes") or ""),), group)
+        hit = self._pred_cache.get(key)
+        if hit is None:
+            cal = self.calibration if group is None else self._fd_calibration(group)
+            model, acc, kwargs = case_inputs(dict(row), catalog=self.catalog, systems=self.systems, calibration=cal)
+            hit = self._pred_cache[key] = predict(model, acc, strict_fit=False, **kwargs)
+        return hit
 
     def _sensitivities(self, row: Mapping[str, str], metric: str) -> np.ndarray:
-        base = self._analytic(row, metric, self.calibration)
+        attr = METRIC_ATTR[metric]
+        base_pred = self._analytic(row, None)
+        base = getattr(base_pred, attr)
         jac = np.zeros(len(GROUPS))
+        no_comm = base_pred.tp == 1 and base_pred.ep == 1 and base_pred.pp == 1 and base_pred.dp_attention == 1
         for k, group in enumerate(GROUPS):
             if group in METRIC_GROUPS:
                 jac[k] = 1.0 if METRIC_GROUPS[group] == metric else 0.0
@@ -360,14 +375,27 @@ class Fitter:
             if group == "frontend" and metric != "ttft_ms" and (row.get("scenario") or "").strip() not in (
                     "fixed-concurrency", "single-request"):
                 continue    # the front end is outside the engine's step loop: only TTFT and closed loops see it
-            value = self._analytic(row, metric, self._fd_calibration(group))
-            jac[k] = math.log(value / base) / FD_STEP
+            if group == "comm" and no_comm:
+                continue    # one GPU per instance: no collectives
+            value = getattr(self._analytic(row, group), attr)
+            if base and value:
+                jac[k] = math.log(value / base) / FD_STEP
         return jac
 
-    def predict(self, obs: Observation, profile: Any) -> float:
-        _, value = predict_case(dict(obs.row), catalog=self.catalog, systems=self.systems,
-                                calibration=self.calibration.with_profile(profile))
-        return value
+    def predict(self, obs: Observation, profile: Any, cache: dict[Any, Any] | None = None) -> float:
+        """``obs`` predicted with ``profile`` (as validate predicts a case); ``cache`` shares
+        one prediction among the metrics of a run."""
+        row = dict(obs.row)
+        cal = self.calibration.with_profile(profile)
+        if (row.get("scenario") or "").strip() == "server" or cache is None:
+            _, value = predict_case(row, catalog=self.catalog, systems=self.systems, calibration=cal)
+            return value
+        key = measurement_key(row) + ("gpus counts NPU dies" in (row.get("notes") or ""),)
+        pred = cache.get(key)
+        if pred is None:
+            model, acc, kwargs = case_inputs(row, catalog=self.catalog, systems=self.systems, calibration=cal)
+            pred = cache[key] = predict(model, acc, strict_fit=False, **kwargs)
+        return _metric_value(pred, obs.metric)
 
     def fit(self, observations: Sequence[Observation], *, name: str, source: str = "", created: str = "",
             progress: Callable[[int, int], None] | None = None, diagnostics: bool = True) -> Profile:
@@ -382,6 +410,16 @@ class Fitter:
         the runs' scatter that floors the band)."""
         if not observations:
             raise InvalidInput("no runs to calibrate on", field="runs")
+        # the throughputs of one run (output, total, input tokens/s) are one measurement seen
+        # three ways: keep one of them (output first) so that a run counts once
+        rank = {"output_tok_s": 0, "total_tok_s": 1, "input_tok_s": 2}
+        best: dict[tuple[str, ...], Observation] = {}
+        for obs in observations:
+            if obs.metric in rank:
+                kept = best.get(obs.config)
+                if kept is None or rank[obs.metric] < rank[kept.metric]:
+                    best[obs.config] = obs
+        observations = [o for o in observations if o.metric not in rank or best[o.config] is o]
         evaluated = []
         for i, obs in enumerate(observations):
             evaluated.append(self.evaluate(obs))
@@ -420,9 +458,10 @@ class Fitter:
             return prof
         points = []
         after_by_scope: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+        shared: dict[Any, Any] = {}
         for e in usable:
             try:
-                after = self.predict(e.obs, prof)
+                after = self.predict(e.obs, prof, shared)
             except (SuanliError, ValueError, KeyError):
                 after = float(e.base or 0.0)
             points.append({"ref": e.obs.ref, "hardware": e.scope[0], "engine": e.scope[1],
@@ -434,7 +473,9 @@ class Fitter:
         for scope in scopes:
             trio = after_by_scope.get((scope.hardware, scope.engine), [])
             resid = [math.log(m / a) for m, _, a in trio if a > 0]
-            floor = max(0.02, math.sqrt(sum(r * r for r in resid) / len(resid))) if len(resid) >= 5 else OBS_SD
+            # the runs' own scatter around the corrected model (n - 1: one scale per scope is fitted)
+            floor = (max(0.02, math.sqrt(sum(r * r for r in resid) / (len(resid) - 1))) if len(resid) >= 5
+                     else WITHIN_SD)
             fixed.append(replace(
                 scope, sigma_floor=floor,
                 median_ape_before=statistics.median(abs(b / m - 1.0) for m, b, _ in trio) if trio else None,
@@ -455,7 +496,14 @@ class Fitter:
                         model=within if level == "model" else None,
                         n_runs=len({e.obs.config for e in mine}), n_obs=len(mine),
                         scales=fit.scales(), sd=fit.sd(), variance_left=variance_left(fit, np.abs(J).mean(axis=0)),
-                        sigma_floor=OBS_SD, clipped=fit.clipped)
+                        sigma_floor=WITHIN_SD, clipped=fit.clipped)
+
+
+def _metric_value(pred: Any, metric: str) -> float:
+    value = getattr(pred, METRIC_ATTR[metric])
+    if value is None:
+        raise ValueError(f"no {metric} predicted for this scenario")
+    return float(value)
 
 
 def _reason(exc: BaseException) -> str:

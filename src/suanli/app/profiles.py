@@ -39,7 +39,7 @@ def calibrate_rows(rows: Iterable[Mapping[str, str]], *, name: str, db: DbArg = 
     return prof
 
 
-def calibrate_runs(selector: str, *, name: str, db: DbArg = None,
+def calibrate_runs(selector: str, *, name: str, db: DbArg = None, save: bool = True,
                    progress: Callable[[int, int], None] | None = None) -> Profile:
     """Fit profile ``name`` on the stored runs that ``selector`` picks (see
     :func:`suanli.app.runs.select_runs`) and store it."""
@@ -51,7 +51,7 @@ def calibrate_runs(selector: str, *, name: str, db: DbArg = None,
             raise InvalidInput(f"no stored runs match {selector!r} (suanli runs list shows them)", field="runs")
         rows = [row for run in runs for row in run.to_case_rows()]
         return calibrate_rows(rows, name=name, db=database, source=f"suanli calibrate --runs {selector}",
-                              progress=progress)
+                              save=save, progress=progress)
 
 
 def get_profile(ref: str, *, db: DbArg = None, allow_file: bool = True) -> Profile:
