@@ -13,8 +13,8 @@ import pytest
 
 from suanli.app.calibration import load_calibration
 from suanli.app.predict import predict, resolve
-from suanli.app.profile import (FewShot, Fitter, Profile, ScopeFit, few_shot_choice, fit_profile, measurement_key,
-                                observations_from_rows, profile_from_dict, profile_from_json)
+from suanli.app.profile import (Profile, ScopeFit, few_shot_choice, fit_profile, measurement_key,
+                                profile_from_dict, profile_from_json)
 from suanli.app.validate import predict_case, read_cases, validate
 from suanli.errors import ConfigError, InvalidInput
 from suanli.perf.correction import (BIAS_PRIOR, COMMON_SD, GROUPS, PRIOR_SD, Correction, fit_log_scales, prior_cov,

@@ -21,7 +21,7 @@ from suanli.cli._params import option
 if TYPE_CHECKING:
     from suanli.specs.accelerator import HardwareCatalog
 
-app = typer.Typer(
+app: typer.Typer = typer.Typer(
     name="suanli", cls=SuanliGroup, no_args_is_help=True, add_completion=False,
     pretty_exceptions_show_locals=False,
     help="What an AI accelerator is really worth: calibrated LLM serving predictions and catalogs.",

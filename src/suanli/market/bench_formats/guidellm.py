@@ -41,11 +41,11 @@ _SCENARIOS = {"synchronous": "single-request", "concurrent": "fixed-concurrency"
 
 
 def _benchmark(i: int, b: dict[str, Any]) -> ParsedRun:
-    config = b.get("config") if isinstance(b.get("config"), dict) else None
-    args = b.get("args") if isinstance(b.get("args"), dict) else {}
+    config = _obj if isinstance(_obj := b.get("config"), dict) else None
+    args = _obj if isinstance(_obj := b.get("args"), dict) else {}
     strategy = (config or args).get("strategy")
     strategy = strategy if isinstance(strategy, dict) else {}
-    metrics = b.get("metrics") if isinstance(b.get("metrics"), dict) else {}
+    metrics = _obj if isinstance(_obj := b.get("metrics"), dict) else {}
     totals_src = metrics.get("request_totals") if config is not None else b.get("request_totals")
     n = count(totals_src.get("successful")) if isinstance(totals_src, dict) else None
     if n is None:

@@ -61,7 +61,7 @@ def _stat(doc: dict[str, Any], key: str, stat: str = "avg") -> float | None:
 
 
 def _run(doc: dict[str, Any], tool: str) -> ParsedRun:
-    cfg = doc.get("input_config") if isinstance(doc.get("input_config"), dict) else {}
+    cfg = _obj if isinstance(_obj := doc.get("input_config"), dict) else {}
     isl, osl = _stat(doc, "input_sequence_length"), _stat(doc, "output_sequence_length")
     n = count(_stat(doc, "completed_request_count")) or count(_stat(doc, "request_count"))
     totals: dict[str, float] = {}
@@ -91,7 +91,7 @@ def _run(doc: dict[str, Any], tool: str) -> ParsedRun:
     model = _model(cfg)
     if model:
         hints["model"] = model
-    endpoint = cfg.get("endpoint") if isinstance(cfg.get("endpoint"), dict) else {}
+    endpoint = _obj if isinstance(_obj := cfg.get("endpoint"), dict) else {}
     engine = engine_word(endpoint.get("backend"))
     if engine:
         hints["engine"] = engine
@@ -119,8 +119,8 @@ def _model(cfg: dict[str, Any]) -> str | None:
 
 
 def _concurrency(cfg: dict[str, Any]) -> int | None:
-    pa = cfg.get("perf_analyzer") if isinstance(cfg.get("perf_analyzer"), dict) else {}
-    stim = pa.get("stimulus") if isinstance(pa.get("stimulus"), dict) else {}
+    pa = _obj if isinstance(_obj := cfg.get("perf_analyzer"), dict) else {}
+    stim = _obj if isinstance(_obj := pa.get("stimulus"), dict) else {}
     if count(stim.get("concurrency")):
         return count(stim.get("concurrency"))
     for phase in cfg.get("phases") or []:
@@ -130,8 +130,8 @@ def _concurrency(cfg: dict[str, Any]) -> int | None:
 
 
 def _request_rate(cfg: dict[str, Any]) -> float | None:
-    pa = cfg.get("perf_analyzer") if isinstance(cfg.get("perf_analyzer"), dict) else {}
-    stim = pa.get("stimulus") if isinstance(pa.get("stimulus"), dict) else {}
+    pa = _obj if isinstance(_obj := cfg.get("perf_analyzer"), dict) else {}
+    stim = _obj if isinstance(_obj := pa.get("stimulus"), dict) else {}
     v = positive(stim.get("request_rate"))
     if v:
         return v

@@ -44,9 +44,9 @@ def _hints(model: Any, version: Any, quant: Any, kv: Any, tp: Any, pp: Any, ep: 
     for key, value in (("weight_dtype", dtype_word(quant)), ("kv_dtype", dtype_word(kv))):
         if value:
             hints[key] = value
-    for key, value in (("tp", count(tp)), ("pp", count(pp)), ("ep", count(ep))):
-        if value:
-            hints[key] = value
+    for key, size in (("tp", count(tp)), ("pp", count(pp)), ("ep", count(ep))):
+        if size:
+            hints[key] = size
     gpus = count(world) or ((hints.get("tp") or 1) * (hints.get("pp") or 1) if "tp" in hints else None)
     if gpus:
         hints["gpus"] = gpus
