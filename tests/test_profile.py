@@ -270,3 +270,25 @@ def test_validate_few_shot_reports_the_cases_used_and_counts_small_groups_apart(
         assert set(case["calibrated_on"]) <= ids
     plain = validate("tests/data/cases-public.csv").to_dict()
     assert all("calibrated_on" not in c for c in plain["cases"])
+
+
+# --- invariant ---------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(factors=st.lists(st.floats(1.0, 4.0), min_size=5, max_size=5), conc=st.sampled_from([1, 8, 64]),
+       isl=st.sampled_from([256, 2048]))
+def test_slower_parts_never_make_a_prediction_faster(factors, conc, isl):
+    """Any correction with every factor >= 1 (slower kernels, host, front end) gives a TPOT and
+    TTFT at least as long and a throughput at most as high as the uncalibrated model."""
+    corr = Correction(scales=tuple(zip(("gemm", "attention", "comm", "host", "frontend"), factors)))
+    kw = dict(tp=2, isl=isl, osl=256, concurrency=conc, engine="vllm")
+    base = predict("Qwen/Qwen3-8B", "nvidia_h20_96gb", **kw)
+    slow = predict("Qwen/Qwen3-8B", "nvidia_h20_96gb", calibration=load_calibration().with_profile(_Fixed(corr)),
+                   **kw)
+    assert slow.tpot_ms >= base.tpot_ms * (1 - 1e-9)
+    assert slow.ttft_ms >= base.ttft_ms * (1 - 1e-9)
+    assert slow.output_tok_s_per_gpu <= base.output_tok_s_per_gpu * (1 + 1e-9)

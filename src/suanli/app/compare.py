@@ -376,5 +376,7 @@ def sweep(model: str, hardware: Sequence[str] | None = None, *, isl: float, osl:
         n = len(cols["ttft_s"])
         cols["hardware"] = np.full(n, res["hardware"], dtype=object)
         cols["mode"] = np.full(n, res["mode"], dtype=object)
+        if res.get("profile"):
+            cols["profile"] = np.full(n, res["profile"], dtype=object)
         tables.append(Evaluated(columns=cols))
     return Evaluated.concat(tables).columns

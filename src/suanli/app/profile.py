@@ -159,6 +159,10 @@ def _finite(value: Any, what: str, lo: float = -math.inf, hi: float = math.inf) 
     return float(value)
 
 
+def _optional(value: Any, what: str) -> float | None:
+    return None if value is None else _finite(value, what, 0.0, 1e6)
+
+
 def profile_from_dict(data: Any, *, origin: str = "profile") -> Profile:
     """A :class:`Profile` from its JSON object, every field checked (a file from a colleague
     is user input: factors must be physical, the structure exact)."""
@@ -200,7 +204,8 @@ def profile_from_dict(data: Any, *, origin: str = "profile") -> Profile:
             variance_left=_finite(s.get("variance_left", 1.0), f"{where}.variance_left", 0, 1),
             sigma_floor=_finite(s.get("sigma_floor", WITHIN_SD), f"{where}.sigma_floor", 0, 5),
             clipped=tuple(str(c) for c in s.get("clipped", []) if c in GROUPS),
-            median_ape_before=s.get("median_ape_before"), median_ape_after=s.get("median_ape_after")))
+            median_ape_before=_optional(s.get("median_ape_before"), f"{where}.median_ape_before"),
+            median_ape_after=_optional(s.get("median_ape_after"), f"{where}.median_ape_after")))
     def _list(key: str) -> tuple[Any, ...]:
         value = data.get(key, [])
         if not isinstance(value, list):

@@ -182,3 +182,6 @@ def sweep(
         cols = run_sweep(progress=progress, **kw)
     n = write_table(cols, out)
     typer.echo(f"wrote {n:,} configurations to {out}")
+    if "profile" in cols:
+        for note in dict.fromkeys(str(v) for v in cols["profile"]):
+            typer.echo(f"profile: {note}")
