@@ -66,7 +66,6 @@ def _show(prof: Any, *, stored: bool | None = None) -> None:
     from rich.table import Table
 
     from suanli.cli._render import pct, stdout_console
-    from suanli.perf.correction import GROUPS  # noqa: F401  (names only)
 
     con = stdout_console()
     con.print(f"[bold]profile {escape(prof.name)}[/]: {len(prof.runs)} runs, {len(prof.points) or '?'} measured "
