@@ -29,6 +29,20 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
+PROFILE_NOTE = ("the calibration profile's note for this chip and engine: 'calibrated on N of your runs (profile "
+                "NAME); correction for ...' or 'profile NAME has no runs for ...: uncalibrated'; '' without a profile")
+
+
+class ProfileUsed(_Out):
+    """The stored calibration profile a result used (``?profile=NAME``)."""
+
+    name: str
+    created: str = Field(description="the day it was fitted")
+    runs: int = Field(description="observations (your runs' metrics) it was fitted on")
+    digest: str = Field(description="version of the stored document (changes when the profile is refitted)")
+    covers: list[str] = Field(description="chip x engine runtime pairs it corrects")
+
+
 class ChipLabel(_Out):
     id: str
     name: str
@@ -86,6 +100,8 @@ class PredictionOut(_Out):
     prefill_breakdown_ms: dict[str, Num]
     model_source: str = Field("", description="where the model config came from: 'bundled', "
                               "'SUANLI_MODELS_PATH' or 'Hugging Face cache' (of the server)")
+    profile: str = Field("", description=PROFILE_NOTE)
+    calibration_profile: Optional[ProfileUsed] = None
     label: ChipLabel
 
 
@@ -107,6 +123,7 @@ class ChipRow(_Out):
     mode: str
     band: list[Num]
     notes: list[str]
+    profile: str = Field("", description=PROFILE_NOTE)
     label: ChipLabel
     economics: Optional[dict[str, Any]] = Field(None, description="money per token where economics is available")
 
@@ -127,6 +144,7 @@ class FrontierOut(_Out):
     error: str
     points: list[FrontierPoint]
     label: Optional[ChipLabel] = None
+    profile: str = Field("", description=PROFILE_NOTE)
 
 
 class CompareOut(_Out):
@@ -142,6 +160,7 @@ class CompareOut(_Out):
     chips: list[ChipRow]
     frontiers: list[FrontierOut]
     economics_available: bool
+    calibration_profile: Optional[ProfileUsed] = None
 
 
 class ParetoOut(_Out):
@@ -149,6 +168,7 @@ class ParetoOut(_Out):
     isl: float
     osl: float
     frontiers: list[FrontierOut]
+    calibration_profile: Optional[ProfileUsed] = None
 
 
 class SimulationOut(_Out):
@@ -173,6 +193,8 @@ class SimulationOut(_Out):
     provenance: str
     warnings: list[str]
     unverified_hardware: bool
+    profile: str = Field("", description=PROFILE_NOTE)
+    calibration_profile: Optional[ProfileUsed] = None
 
 
 class CaseOut(_Out):
@@ -189,6 +211,8 @@ class CaseOut(_Out):
     status: str
     reason: str
     line: int
+    calibrated_on: Optional[list[str]] = Field(None, description="few-shot validation only: the case ids the "
+                                               "profile predicting this case was fitted on")
 
 
 class ValidationOut(_Out):
