@@ -9,6 +9,7 @@ Writes (token): ``POST /api/profiles/import`` (an exported profile: JSON body or
 upload), ``DELETE /api/profiles/{name}``, and ``POST /api/calibrate`` (fit a profile on
 stored runs: ``{"runs": SELECTOR, "profile": NAME}``).  ``GET /api/profiles/{name}/export``
 downloads the JSON file that ``import`` (and ``suanli profiles import``) reads back.
+``/api/calibrate`` is mounted only where the stored-runs layer (:mod:`suanli.app.runs`) is.
 
 A name in the path that is not stored is a 404; a profile name in a query (``?profile=``)
 that is not stored is a 422 naming ``profile`` (:mod:`suanli.web.profile_param`).
@@ -209,16 +210,16 @@ def build_router() -> APIRouter | None:
         _load(db, name)
         return JSONResponse({"name": name.strip(), "deleted": delete_profile(name, db=db)})
 
-    @router.post("/api/calibrate", responses=WRITE_ERRORS | {501: {"description": "stored runs not installed"}},
-                 dependencies=[Depends(require_token)], summary="Fit a profile on stored runs and store it")
+    if deps.optional("suanli.app.runs") is None:  # fitting on stored runs needs the runs layer
+        return router
+
+    @router.post("/api/calibrate", responses=WRITE_ERRORS, dependencies=[Depends(require_token)],
+                 summary="Fit a profile on stored runs and store it")
     def api_calibrate(body: CalibrateIn, db: Db) -> Any:
         """Needs the API token.  Same as ``suanli calibrate --runs SELECTOR --profile NAME``: a profile of
         that name is replaced; predictions asked with ``?profile=NAME`` use the new one at once."""
         from suanli.app.profiles import calibrate_runs
 
-        if deps.optional("suanli.app.runs") is None:
-            raise ApiError(501, "not_implemented", "stored runs are not available in this installation "
-                           "(suanli.app.runs is missing)", field="runs")
         calibrate_runs(body.runs.strip(), name=body.profile, db=db)
         return JSONResponse(detail(db, body.profile.strip()))
 
