@@ -14,6 +14,7 @@ from suanli.market.backup import backup, restore
 from suanli.market.db import open_db
 from suanli.market.errors import DatabaseError
 from suanli.market.export import export_text
+from suanli.market.migrations import HEAD
 from suanli.market.ingest import import_file
 
 KINDS = ("quotes", "events", "systems", "inventories")
@@ -46,7 +47,7 @@ def test_backup_then_restore_gives_back_the_same_data(seeded_db, tmp_path, name)
 def test_backup_file_is_portable_json(seeded_db, tmp_path):
     backup(seeded_db, tmp_path / "b.json.gz")
     doc = json.loads(gzip.decompress((tmp_path / "b.json.gz").read_bytes()))
-    assert doc["format"] == "suanli-market-backup" and doc["schema"] == "0001"
+    assert doc["format"] == "suanli-market-backup" and doc["schema"] == HEAD
     assert len(doc["tables"]["quotes"]["rows"]) == count(seeded_db, "quotes")
 
 

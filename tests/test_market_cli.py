@@ -11,6 +11,7 @@ from test_market_helpers import QUOTES_HEADER, TODAY, db_url, no_user_db, quote_
 from typer.testing import CliRunner
 
 from suanli.cli.main import app
+from suanli.market.migrations import HEAD
 
 runner = CliRunner()
 
@@ -84,7 +85,7 @@ def test_dry_run(db_url, tmp_path):
 
 def test_db_commands(db_url, tmp_path):
     info = json.loads(ok("db", "init", "--json", "--db", db_url))
-    assert info["schema"] == "0001" and info["rows"]["quotes"] > 100
+    assert info["schema"] == HEAD and info["rows"]["quotes"] > 100
     path = tmp_path / "b.json.gz"
     assert json.loads(ok("db", "backup", str(path), "--json", "--db", db_url))["rows"]["quotes"] > 100
     assert "restored" in ok("db", "restore", str(path), "--db", db_url)

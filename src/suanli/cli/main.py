@@ -328,3 +328,5 @@ from suanli.cli import market_cmds  # noqa: E402,F401
 from suanli.cli import web_cmds  # noqa: E402,F401
 from suanli.cli import econ_cmds  # noqa: E402,F401
 from suanli.cli import report_cmds  # noqa: E402,F401
+from suanli.cli.runs_cmds import runs_app  # noqa: E402
+app.add_typer(runs_app, name="runs")

@@ -13,6 +13,8 @@ Public API (imported lazily, so ``import suanli.market`` loads no database code)
 * :func:`price_index` (``index``): weekly per-GPU series by channel with events;
   :func:`compute_index` (``pricing``) is the pure computation.
 * :func:`backup_database`, :func:`restore_database` (``backup.backup`` / ``backup.restore``).
+* :class:`Run`, :func:`query_runs` (``runs``): benchmark runs read from result files by
+  :mod:`suanli.market.bench_formats` (imported through :mod:`suanli.app.runs`).
 
 This layer never imports ``perf``; the use cases that combine it with the models live in
 :mod:`suanli.app.market`.
@@ -34,6 +36,7 @@ _API = {
     "Observation": "pricing",
     "backup_database": "backup:backup", "restore_database": "backup:restore",
     "DatabaseError": "errors", "ImportRejected": "errors", "RowProblem": "errors",
+    "Run": "runs", "query_runs": "runs",
 }
 __all__ = sorted(_API)
 

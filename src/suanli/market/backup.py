@@ -3,7 +3,7 @@
 The backup is a logical dump, the same on SQLite and PostgreSQL (so it also moves data
 between the two): JSON, gzip-compressed when the path ends in ``.gz``::
 
-    {"format": "suanli-market-backup", "format_version": 1, "schema": "0001",
+    {"format": "suanli-market-backup", "format_version": 1, "schema": "0002",
      "created": "2026-11-29T07:00:00Z", "dialect": "sqlite",
      "tables": {"quotes": {"columns": [...], "rows": [[...], ...]}, ...}}
 

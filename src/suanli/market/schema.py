@@ -283,6 +283,60 @@ imports = Table(
     Column("imported_at", DateTime, nullable=False),
 )
 
+# benchmark runs read from result files (``suanli runs import``; :mod:`suanli.market.runs`)
+RUN_FORMATS = ("vllm", "sglang", "genai-perf", "aiperf", "guidellm", "mlperf", "trtllm", "cases")
+RUN_ENGINES = ("", "vllm", "sglang", "trtllm", "mindie", "other")
+RUN_SCENARIOS = ("", "offline", "server", "fixed-concurrency", "single-request", "prefill-only", "decode-only")
+RUN_WEIGHT_DTYPES = ("", "bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4")
+RUN_KV_DTYPES = ("", "bf16", "fp16", "fp8")
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("format", String(20), nullable=False),
+    Column("file_name", String(SOURCE_LEN), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("record_index", Integer, nullable=False),
+    Column("command", Text, nullable=False, server_default=""),
+    Column("hardware", String(NAME_LEN), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("engine", String(10), nullable=False, server_default=""),
+    Column("engine_version", String(NAME_LEN), nullable=False, server_default=""),
+    Column("gpus", Integer, nullable=False),
+    Column("tp", Integer, nullable=True),
+    Column("pp", Integer, nullable=True),
+    Column("ep", Integer, nullable=True),
+    Column("dp_attention", Integer, nullable=True),
+    Column("weight_dtype", String(8), nullable=False, server_default=""),
+    Column("kv_dtype", String(8), nullable=False, server_default=""),
+    Column("scenario", String(20), nullable=False, server_default=""),
+    Column("isl", Double, nullable=True),
+    Column("osl", Double, nullable=True),
+    Column("concurrency", Integer, nullable=True),
+    Column("request_rate", Double, nullable=True),
+    Column("num_requests", Integer, nullable=True),
+    Column("label", String(NAME_LEN), nullable=False, server_default=""),
+    Column("metrics", Text, nullable=False),   # JSON object metric -> value
+    Column("extras", Text, nullable=False),    # JSON object
+    Column("imported_at", DateTime, nullable=False),
+    CheckConstraint(_in("format", RUN_FORMATS), name="format"),
+    CheckConstraint(_in("engine", RUN_ENGINES), name="engine"),
+    CheckConstraint(_in("scenario", RUN_SCENARIOS), name="scenario"),
+    CheckConstraint(_in("weight_dtype", RUN_WEIGHT_DTYPES), name="weight_dtype"),
+    CheckConstraint(_in("kv_dtype", RUN_KV_DTYPES), name="kv_dtype"),
+    CheckConstraint("record_index >= 0", name="record_index_nonnegative"),
+    CheckConstraint("gpus > 0", name="gpus_positive"),
+    CheckConstraint("(tp IS NULL OR tp > 0) AND (pp IS NULL OR pp > 0) AND (ep IS NULL OR ep > 0) "
+                    "AND (dp_attention IS NULL OR dp_attention > 0)", name="layout_positive"),
+    CheckConstraint("(isl IS NULL OR isl > 0) AND (osl IS NULL OR osl > 0)", name="lengths_positive"),
+    CheckConstraint("(concurrency IS NULL OR concurrency > 0) AND (request_rate IS NULL OR request_rate > 0) "
+                    "AND (num_requests IS NULL OR num_requests > 0)", name="load_positive"),
+    CheckConstraint(_nonempty("hardware"), name="hardware_nonempty"),
+    CheckConstraint(_nonempty("model"), name="model_nonempty"),
+    CheckConstraint("length(file_sha256) = 64", name="sha256_length"),
+    UniqueConstraint("file_sha256", "record_index", name="uq_runs_record"),
+)
+
 market_meta = Table(
     "market_meta", metadata,
     Column("key", String(60), primary_key=True),
@@ -294,4 +348,4 @@ TABLES = {"quotes": quotes, "leases": leases, "events": events, "inventories": i
           "systems": systems, "calibration": calibration_profiles}
 # every table, parents before children (backup/restore order)
 ALL_TABLES = (currencies, quotes, leases, events, event_chips, systems, inventories,
-              calibration_profiles, imports, market_meta)
+              calibration_profiles, imports, runs, market_meta)

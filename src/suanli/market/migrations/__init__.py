@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-HEAD = "0001"
+HEAD = "0002"
 VERSION_TABLE = "alembic_version"
 
 
