@@ -378,7 +378,7 @@ def test_training_endpoint(client: TestClient) -> None:
 
 # --- pages, static assets, errors -----------------------------------------------------------
 
-PAGES = ["/", "/report", "/fairprice", "/compare", "/chips", "/chips/H20", "/market", "/dealer", "/accuracy", "/profiles",
+PAGES = ["/", "/report", "/fairprice", "/compare", "/chips", "/chips/H20", "/market", "/dealer", "/accuracy", "/profiles", "/runs",
          "/docs"]
 
 

@@ -136,7 +136,7 @@ def create_app(db_url: str | None = None, *, warm: bool = True, **overrides: Any
     errors.install(app, render.error_page)
     for module in (pages, predict, compare, catalog, accuracy, dealer, market):
         app.include_router(module.router)
-    for name in ("economics", "training", "market_api", "report", "profiles"):
+    for name in ("economics", "training", "market_api", "report", "profiles", "runs"):
         optional = _optional_router(name)
         if optional is not None:
             app.include_router(optional)

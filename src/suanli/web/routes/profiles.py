@@ -33,8 +33,8 @@ from suanli.web.schemas import ERRORS, WRITE_ERRORS
 from suanli.web.security import TokenFirstRoute, control_character, require_token
 
 NameP = Annotated[str, PathParam(min_length=1, max_length=100, description="Profile name")]
-SELECTOR_HELP = ("Which stored runs: 'all', run ids ('3,5-9'), or filters such as 'hardware=H20,engine=vllm' "
-                 "(suanli runs list shows them)")
+SELECTOR_HELP = ("Which stored runs: 'all', run ids and ranges ('3,5-9'), or label:NAME, hardware:ID, engine:NAME, "
+                 "model:ID, format:NAME, joined with '+' (hardware:H20+label:week49); GET /api/runs lists them")
 
 
 def _db(request: Request) -> Any:
@@ -101,7 +101,7 @@ def detail(db: Any, name: str) -> dict[str, Any]:
 
 
 class CalibrateIn(BaseModel):
-    runs: str = Field(min_length=1, max_length=500, description=SELECTOR_HELP, examples=["hardware=H20"])
+    runs: str = Field(min_length=1, max_length=500, description=SELECTOR_HELP, examples=["hardware:H20"])
     profile: str = Field(min_length=1, max_length=100, description="Name to store the profile under (a profile of "
                          "that name is replaced)", examples=["lab"])
 
