@@ -171,7 +171,11 @@ def build_router() -> APIRouter | None:
         from suanli.web.routes.compare import stored_profiles
 
         data = listing(db, hardware, model, engine, label)
-        form = {"flags": FLAG_FIELDS, "formats": FORMAT_CHOICES, "profiles": stored_profiles(request)}
+        from suanli.market.bench_formats import ENGINES, KV_DTYPES, SCENARIOS, WEIGHT_DTYPES
+
+        choices = {"engine": ENGINES, "weight_dtype": WEIGHT_DTYPES, "kv_dtype": KV_DTYPES, "scenario": SCENARIOS}
+        form = {"flags": FLAG_FIELDS, "choices": choices, "formats": FORMAT_CHOICES,
+                "profiles": stored_profiles(request)}
         return page(request, "runs.html", data, extra={"form": form})
 
     @router.get("/api/runs/{run_id:int}", responses=ERRORS, summary="One stored run, with everything its file said")
