@@ -23,7 +23,6 @@ from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Depends, Path as PathParam, Query, Request
 from pydantic import BaseModel, Field, field_validator
-from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 
 from suanli.web import figures
@@ -33,14 +32,6 @@ from suanli.web.render import page
 from suanli.web.schemas import ERRORS, WRITE_ERRORS
 from suanli.web.security import TokenFirstRoute, control_character, require_token
 
-class _ProfileName(StringConvertor):
-    """A profile name in a path: any segment but ``import`` (``/api/profiles/import`` is the
-    POST import endpoint; a GET or DELETE there answers 405, not "no profile named import")."""
-
-    regex = r"(?!import(?:/|$))[^/]+"
-
-
-register_url_convertor("profile", _ProfileName())
 NameP = Annotated[str, PathParam(min_length=1, max_length=100, description="Profile name")]
 SELECTOR_HELP = ("Which stored runs: 'all', run ids and ranges ('3,5-9'), or label:NAME, hardware:ID, engine:NAME, "
                  "model:ID, format:NAME, joined with '+' (hardware:H20+label:week49); GET /api/runs lists them")
@@ -172,18 +163,18 @@ def build_router() -> APIRouter | None:
     def profiles_page(request: Request, db: Db) -> Any:
         return page(request, "profiles.html", listing(db))
 
-    @router.get("/api/profiles/{name:profile}", responses=ERRORS, summary="One calibration profile: factors, errors, points")
+    @router.get("/api/profiles/{name:id}", responses=ERRORS, summary="One calibration profile: factors, errors, points")
     def api_profile(db: Db, name: NameP) -> Any:
         """Per scope the fitted factors (``scale``, with ``sd`` the posterior sd of its log), runs and median
         error before -> after; per observation measured and predicted before and after calibration."""
         return JSONResponse(detail(db, name))
 
-    @router.get("/profiles/{name:profile}", include_in_schema=False)
+    @router.get("/profiles/{name:id}", include_in_schema=False)
     def profile_page(request: Request, db: Db, name: NameP) -> Any:
         data = detail(db, name)
         return page(request, "profile.html", data, extra={"scatter": figures.profile_scatter(data)})
 
-    @router.get("/api/profiles/{name:profile}/export", responses=ERRORS, summary="Download a profile as a JSON file")
+    @router.get("/api/profiles/{name:id}/export", responses=ERRORS, summary="Download a profile as a JSON file")
     def api_export(db: Db, name: NameP) -> Any:
         """The file ``POST /api/profiles/import`` and ``suanli profiles import`` read back."""
         prof = _load(db, name)
@@ -210,7 +201,7 @@ def build_router() -> APIRouter | None:
         return JSONResponse({"name": prof.name, "runs": prof.n_runs, "scopes": len(prof.scopes),
                              "created": prof.created, "url": f"/profiles/{prof.name}"})
 
-    @router.delete("/api/profiles/{name:profile}", responses=WRITE_ERRORS, dependencies=[Depends(require_token)],
+    @router.delete("/api/profiles/{name:id}", responses=WRITE_ERRORS, dependencies=[Depends(require_token)],
                    summary="Delete a stored profile")
     def api_delete(db: Db, name: NameP) -> Any:
         """Needs the API token.  404 when no profile of that name is stored."""

@@ -178,7 +178,7 @@ def build_router() -> APIRouter | None:
                 "profiles": stored_profiles(request)}
         return page(request, "runs.html", data, extra={"form": form})
 
-    @router.get("/api/runs/{run_id:int}", responses=ERRORS, summary="One stored run, with everything its file said")
+    @router.get("/api/runs/{run_id:id}", responses=ERRORS, summary="One stored run, with everything its file said")
     def api_run(db: Db, run_id: RunId) -> Any:
         from suanli.app.runs import get_run
 
@@ -197,7 +197,7 @@ def build_router() -> APIRouter | None:
         ``model``, ``gpus``, ``tp``, ...); where both say something they must agree."""
         return await _import(request, db)
 
-    @router.delete("/api/runs/{run_id:int}", responses=WRITE_ERRORS, dependencies=[Depends(require_token)],
+    @router.delete("/api/runs/{run_id:id}", responses=WRITE_ERRORS, dependencies=[Depends(require_token)],
                    summary="Delete a stored run")
     def api_delete(db: Db, run_id: RunId) -> Any:
         """Needs the API token.  Profiles fitted on the run keep their fit."""
