@@ -217,6 +217,9 @@ def test_export_import_delete_round_trip(client: TestClient) -> None:
     up = client.post("/api/profiles/import", params={"name": "uploaded"}, headers=AUTH,
                      files={"file": ("lab.json", exported.content, "application/json")})
     assert up.status_code == 200, up.text
+    form = client.post("/api/profiles/import", headers=AUTH, data={"name": "uploaded", "replace": "true"},
+                       files={"file": ("lab.json", exported.content, "application/json")})  # the page's form
+    assert form.status_code == 200 and form.json()["name"] == "uploaded", form.text
     names = {p["name"] for p in client.get("/api/profiles").json()["profiles"]}
     assert {"lab", "copy", "uploaded"} <= names
     assert "(profile copy)" in client.get("/api/predict", params={**COVERED, "profile": "copy"}).json()["profile"]

@@ -120,11 +120,14 @@ def _import_body() -> dict[str, Any]:
         "application/json": {"schema": {"type": "object", "description": "an exported profile "
                                         "(GET /api/profiles/{name}/export)"}},
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-            "file": {"type": "string", "format": "binary", "description": "exported profile (.json)"}}}}}}}
+            "file": {"type": "string", "format": "binary", "description": "exported profile (.json)"},
+            "name": {"type": "string", "maxLength": 100, "description": "as the query parameter"},
+            "replace": {"type": "boolean", "description": "as the query parameter"}}}}}}}
 
 
-async def _profile_text(request: Request) -> tuple[bytes, str]:
-    """(the profile's bytes, its file name) from a JSON body or a multipart upload."""
+async def _profile_text(request: Request) -> tuple[bytes, str, dict[str, str]]:
+    """(the profile's bytes, its file name, the upload's other text fields) from a JSON body
+    or a multipart upload."""
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         limit = request.app.state.settings.max_upload_bytes
@@ -139,12 +142,13 @@ async def _profile_text(request: Request) -> tuple[bytes, str]:
         if upload is None or isinstance(upload, str):
             raise ApiError(422, "invalid_input", "the upload needs a 'file' field with the exported profile (.json)",
                            field="file")
-        return await upload.read(), Path(upload.filename or "profile.json").name
+        fields = {k: v for k, v in form.items() if isinstance(v, str) and k in ("name", "replace")}
+        return await upload.read(), Path(upload.filename or "profile.json").name, fields
     body = await request.body()
     if not body.strip():
         raise ApiError(422, "invalid_input", "send the exported profile as the JSON body or as a 'file' upload",
                        field="body")
-    return body, "request body"
+    return body, "request body", {}
 
 
 def build_router() -> APIRouter | None:
@@ -195,7 +199,11 @@ def build_router() -> APIRouter | None:
 
         from suanli.app.profiles import import_profile
 
-        text, file_name = await _profile_text(request)
+        text, file_name, fields = await _profile_text(request)
+        name = name or fields.get("name")  # an upload form may send them as fields
+        replace = replace or fields.get("replace", "").lower() in ("1", "true", "yes", "on")
+        if name and (bad := control_character(name)):
+            raise ApiError(422, "invalid_input", f"name contains a control character ({bad})", field="name")
         prof = await run_in_threadpool(import_profile, text, db=db, name=(name or "").strip() or None,
                                        origin=file_name, replace=replace)
         return JSONResponse({"name": prof.name, "runs": prof.n_runs, "scopes": len(prof.scopes),
