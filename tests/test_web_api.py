@@ -378,7 +378,8 @@ def test_training_endpoint(client: TestClient) -> None:
 
 # --- pages, static assets, errors -----------------------------------------------------------
 
-PAGES = ["/", "/report", "/fairprice", "/compare", "/chips", "/chips/H20", "/market", "/dealer", "/accuracy", "/docs"]
+PAGES = ["/", "/report", "/fairprice", "/compare", "/chips", "/chips/H20", "/market", "/dealer", "/accuracy", "/profiles", "/runs",
+         "/docs"]
 
 
 @pytest.mark.parametrize("path", PAGES)

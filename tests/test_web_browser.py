@@ -30,9 +30,13 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 RENDER_TARGET_S = 1.5  # compare page, default workload, on the project's 2-core machine
 REPORT_TARGET_S = 2.0  # /report, default form, same machine
 PAGES = {"/": "h1", "/report": "#ranked", "/fairprice": "#fair-value", "/compare": "#ranking", "/chips": "#chips",
-         "/chips/H20": "#timeline", "/market": "h1", "/dealer": "#plan", "/accuracy": "#per-chip", "/docs": "h1"}
+         "/chips/H20": "#timeline", "/market": "h1", "/dealer": "#plan", "/accuracy": "#per-chip",
+         "/profiles": "#profiles", "/profiles/lab": "#points", "/runs": "#upload-form", "/docs": "h1"}
 CHART_PAGES = {"/compare": "#frontier-chart", "/dealer": "#dealer-chart", "/accuracy": "#scatter-chart",
-               "/report": "#cost-chart", "/fairprice": "#fair-chart"}
+               "/report": "#cost-chart", "/fairprice": "#fair-chart", "/profiles/lab": "#profile-scatter"}
+TOKEN = "browser-test-token"
+CASES = Path(__file__).parent / "data" / "cases-public.csv"
+RUN_FILE = Path(__file__).parent / "data" / "bench-formats" / "vllm" / "llm-k8s_tp8_pp1_sharegpt_qps_04.summary_only.json"
 
 
 def _missing(reason: str) -> None:
@@ -63,12 +67,20 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``suanli serve`` in a subprocess (the real CLI and uvicorn), stopped at the end."""
+    """``suanli serve`` in a subprocess (the real CLI and uvicorn), stopped at the end; its
+    database holds calibration profile ``lab`` (fitted on a few public H20 cases) and writes
+    take :data:`TOKEN`."""
     pytest.importorskip("uvicorn")
+    import csv
+
+    from suanli.app.profiles import calibrate_rows
+
     port = _free_port()
     db = tmp_path_factory.mktemp("web") / "market.sqlite3"
-    env = {**os.environ, "SUANLI_DATABASE_URL": f"sqlite:///{db}"}
-    env.pop("SUANLI_API_TOKEN", None)
+    with CASES.open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["hardware"] == "nvidia_h20_96gb" and r["model"].startswith("Qwen/")]
+    calibrate_rows(rows[:6], name="lab", db=f"sqlite:///{db}")
+    env = {**os.environ, "SUANLI_DATABASE_URL": f"sqlite:///{db}", "SUANLI_API_TOKEN": TOKEN}
     proc = subprocess.Popen([sys.executable, "-m", "suanli", "serve", "--port", str(port), "--log-level", "warning"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -197,7 +209,7 @@ def test_compare_form_shows_errors_inline(server: str, page: Any) -> None:
 
 
 @pytest.mark.parametrize("path", ["/compare", "/chips", "/accuracy", "/dealer", "/chips/910B", "/report",
-                                  "/fairprice"])
+                                  "/fairprice", "/profiles/lab", "/runs"])
 def test_phone_viewport_does_not_scroll_sideways(server: str, browser: Any, path: str) -> None:
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
                               has_touch=True)
@@ -347,3 +359,61 @@ def test_page_defects_fixed(server: str, page: Any) -> None:
     text = page.inner_text("main")
     assert "**" not in text and "``" not in text
     assert page.locator("#api-description strong").count() >= 1 and page.locator("main code").count() > 10
+
+
+# --- calibration profiles and your runs ---------------------------------------------------------
+
+def test_profile_page_draws_measured_vs_predicted(server: str, page: Any) -> None:
+    page.goto(server + "/profiles/lab", wait_until="domcontentloaded")
+    _chart_rendered(page, "#profile-scatter")
+    traces = page.locator("#profile-scatter .scatterlayer .trace")
+    assert traces.count() == 3  # before, after, the y = x line
+    assert page.locator("#profile-scatter .scatterlayer .trace:nth-child(1) path.point").count() == 6
+    assert page.locator("#profile-scatter .scatterlayer .trace:nth-child(2) path.point").count() == 6
+    assert page.locator("#profile-scatter .xaxislayer-above .xtick").count() >= 2  # log axes with ticks
+    legend = page.locator("#profile-scatter .legend").text_content() or ""
+    assert "before calibration" in legend and "after calibration" in legend
+    assert page.locator("#points tbody tr").count() == 6 and page.locator("#scopes tbody tr").count() >= 1
+    assert page.get_attribute("#export-link", "href") == "/api/profiles/lab/export"
+    assert page.js_errors == [], page.js_errors
+
+
+def test_compare_profile_selector_reloads_with_the_profile(server: str, page: Any) -> None:
+    page.goto(server + "/compare?model=Qwen%2FQwen3-8B&hardware=nvidia_h20_96gb&hardware=nvidia_l20&engine=sglang",
+              wait_until="domcontentloaded")
+    assert page.input_value("#profile-select") == "" and page.locator("#profile-note").count() == 0
+    with page.expect_navigation():
+        page.select_option("#profile-select", "lab")
+    assert "profile=lab" in page.url and "engine=sglang" in page.url
+    page.wait_for_selector("#profile-note")
+    assert "lab" in page.inner_text("#profile-note") and page.input_value("#profile-select") == "lab"
+    h20 = page.inner_text('#ranking tr[data-hardware="nvidia_h20_96gb"]')
+    l20 = page.inner_text('#ranking tr[data-hardware="nvidia_l20"]')
+    assert "calibrated on" in h20 and "profile lab" in h20
+    assert "uncalibrated" in l20
+    _chart_rendered(page, "#frontier-chart")
+    with page.expect_navigation():  # back to none
+        page.select_option("#profile-select", "")
+    assert "profile=lab" not in page.url and page.locator("#profile-note").count() == 0  # a blank field: none
+    assert page.js_errors == [], page.js_errors
+
+
+def test_run_upload_form_sends_the_token_and_lists_the_run(server: str, page: Any) -> None:
+    page.goto(server + "/runs", wait_until="domcontentloaded")
+    page.set_input_files("#upload-form input[name=file]", str(RUN_FILE))
+    page.fill("#upload-form input[name=model]", "meta-llama/Llama-3.1-70B")
+    page.fill("#upload-form input[name=gpus]", "8")
+    page.fill("#upload-form input[name=tp]", "8")
+    page.fill("#upload-form input[name=token]", "wrong")
+    page.fill("#upload-form input[name=hardware]", "nvidia_a100_sxm_80gb")
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#upload-result.error")
+    assert "403" in page.inner_text("#upload-result")
+    page.fill("#upload-form input[name=token]", TOKEN)
+    with page.expect_navigation():  # imported: the page reloads with the run listed
+        page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#runs tbody tr")
+    row = page.inner_text("#runs tbody tr")
+    assert "nvidia_a100_sxm_80gb" in row and "meta-llama/Llama-3.1-70B" in row
+    assert page.input_value("#calibrate-form input[name=token]") == TOKEN  # kept for this tab
+    assert [e for e in page.js_errors if "status of 403" not in e] == []  # the wrong token's answer, logged

@@ -136,14 +136,14 @@ def create_app(db_url: str | None = None, *, warm: bool = True, **overrides: Any
     errors.install(app, render.error_page)
     for module in (pages, predict, compare, catalog, accuracy, dealer, market):
         app.include_router(module.router)
-    for name in ("economics", "training", "market_api", "report"):
+    for name in ("economics", "training", "market_api", "report", "profiles", "runs"):
         optional = _optional_router(name)
         if optional is not None:
             app.include_router(optional)
     app.mount("/static", StaticFiles(directory=str(files("suanli.web") / "static")), name="static")
     app.add_middleware(FormQuery)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "X-API-Token"])
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
     return app

@@ -13,6 +13,8 @@ import re
 from types import ModuleType
 from typing import Any
 
+from starlette.convertors import StringConvertor, register_url_convertor
+
 from suanli.app.limits import MAX_CONCURRENCY, MAX_GPUS, MAX_MS, MAX_RATE, MAX_TOKENS  # noqa: F401  (shared with the CLI)
 from suanli.errors import InvalidInput, UnknownModel
 from suanli.specs import names
@@ -111,6 +113,19 @@ def accelerator_dict(acc: Accelerator) -> dict[str, Any]:
     label = chip_label(acc)
     d["name_zh"], d["name_zh_source"] = label["name_zh"], label["name_zh_source"]
     return d
+
+
+# --- ids in paths -----------------------------------------------------------------------------
+
+class _Id(StringConvertor):
+    """``{name:id}``: a path segment naming a stored thing, any segment but ``import``, so that
+    ``/api/runs/import`` and ``/api/profiles/import`` (POST endpoints beside ``GET``/``DELETE
+    .../{id}``) answer other methods with 405 instead of "no run/profile named import"."""
+
+    regex = r"(?!import(?:/|$))[^/]+"
+
+
+register_url_convertor("id", _Id())
 
 
 # --- optional modules (built concurrently by other parts of the project) ----------------------

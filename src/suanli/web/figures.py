@@ -81,6 +81,30 @@ def accuracy(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"data": traces, "layout": lay}
 
 
+def profile_scatter(data: dict[str, Any]) -> dict[str, Any]:
+    """Profile page: predicted against measured for every observation of the profile, before
+    and after calibration (two traces), log-log with the y = x line."""
+    pts = [p for p in data["points"] if p["measured"] and p["measured"] > 0]
+    traces = []
+    for key, name, colour, symbol in (("before", "before calibration", COLOURS[7], "circle-open"),
+                                      ("after", "after calibration", COLOURS[0], "circle")):
+        rows = [p for p in pts if p[key] and p[key] > 0]
+        traces.append({"type": "scatter", "mode": "markers", "name": name, "x": [p["measured"] for p in rows],
+                       "y": [p[key] for p in rows], "marker": {"color": colour, "symbol": symbol, "size": 8},
+                       "text": [f"{p['ref']}<br>{p['hardware']} · {p['model']} · {p['engine']}<br>{p['metric']} "
+                                f"({p['scenario']})" for p in rows],
+                       "hovertemplate": "%{text}<br>measured %{x:.3g}<br>predicted %{y:.3g}<extra>" + name
+                                        + "</extra>"})
+    values = [v for p in pts for v in (p["measured"], p["before"], p["after"]) if v and v > 0]
+    if values:
+        lo, hi = min(values) / 1.5, max(values) * 1.5
+        traces.append({"type": "scatter", "mode": "lines", "name": "predicted = measured", "x": [lo, hi],
+                       "y": [lo, hi], "line": {"dash": "dash", "color": "#888"}, "hoverinfo": "skip"})
+    lay = _layout(f"Profile {data['name']}: predicted vs measured", "measured", "predicted")
+    lay["xaxis"]["type"] = lay["yaxis"]["type"] = "log"
+    return {"data": traces, "layout": lay}
+
+
 def errors_per_chip(by_hardware: dict[str, dict[str, Any]], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
     rows = sorted(((hw, s) for hw, s in by_hardware.items() if s.get("median_ape") is not None),
                   key=lambda r: r[1]["median_ape"])

@@ -22,7 +22,8 @@ from suanli.web.jsonutil import JSONResponse, plain
 TEMPLATES = Jinja2Templates(directory=str(files("suanli.web") / "templates"))
 
 NAV = (("/report", "Report", "报告"), ("/compare", "Compare", "对比"), ("/chips", "Chips", "芯片"), ("/market", "Market", "市场"),
-       ("/dealer", "Dealer", "经销商"), ("/accuracy", "Accuracy", "准确度"), ("/docs", "API", "接口"))
+       ("/dealer", "Dealer", "经销商"), ("/accuracy", "Accuracy", "准确度"),
+       ("/profiles", "Profiles", "校准"), ("/docs", "API", "接口"))
 
 
 def num(value: Any, digits: int = 0) -> str:

@@ -88,6 +88,20 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
+PROFILE_NOTE = ("the calibration profile's note for this chip and engine: 'calibrated on N of your runs (profile "
+                "NAME); correction for ...' or 'profile NAME has no runs for ...: uncalibrated'; '' without a profile")
+
+
+class ProfileUsed(_Out):
+    """The stored calibration profile a result used (``?profile=NAME``)."""
+
+    name: str
+    created: str = Field(description="the day it was fitted")
+    runs: int = Field(description="observations (your runs' metrics) it was fitted on")
+    digest: str = Field(description="version of the stored document (changes when the profile is refitted)")
+    covers: list[str] = Field(description="chip x engine runtime pairs it corrects")
+
+
 class ChipLabel(_Out):
     id: str
     name: str
@@ -100,6 +114,7 @@ class ChipLabel(_Out):
 
 PredictionOut = response_model(
     Prediction, "PredictionOut", label=(ChipLabel, ...),
+    calibration_profile=(Optional[ProfileUsed], None),
     describe={
         "num_requests": "Requests the benchmark sends in total (burst TTFT)",
         "ttft_ms": "Mean TTFT; null when the load is saturated (no finite mean)",
@@ -112,6 +127,7 @@ PredictionOut = response_model(
         "band": "P10..P90 ratio band from the calibration residuals",
         "model_source": "where the model config came from: 'bundled', 'SUANLI_MODELS_PATH' or 'Hugging Face cache' "
                         "(of the server)",
+        "profile": PROFILE_NOTE,
     })
 
 
@@ -130,12 +146,12 @@ class FrontierOut(_Out):
     unverified: bool
     error: str
     points: list[FrontierPoint]
-    profile: str = Field("", description="which calibration profile corrected this chip's numbers, if any")
     label: Optional[ChipLabel] = None
+    profile: str = Field("", description=PROFILE_NOTE)
 
 
 ChipRow = response_model(
-    ChipResult, "ChipRow",
+    ChipResult, "ChipRow", describe={"profile": PROFILE_NOTE},
     rank=(Optional[int], Field(None, description="1 = best feasible chip; null when infeasible")),
     label=(ChipLabel, ...),
     economics=(Optional[dict[str, Any]], Field(None, description="money per token where economics is available")))
@@ -145,7 +161,8 @@ CompareOut = response_model(
     CompareResult, "CompareOut",
     query=(dict[str, Any], Field(description="the normalised request (what the form shows)")),
     metric=(str, Field(description="what the ranking column shows: output_tok_s_per_gpu or cny_per_mtok")),
-    economics_available=(bool, ...))
+    economics_available=(bool, ...),
+    calibration_profile=(Optional[ProfileUsed], None))
 
 
 class ParetoOut(_Out):
@@ -153,11 +170,16 @@ class ParetoOut(_Out):
     isl: float
     osl: float
     frontiers: list[FrontierOut]
+    calibration_profile: Optional[ProfileUsed] = None
 
 
-SimulationOut = response_model(SimulationReport, "SimulationOut", exclude=("result",))
+SimulationOut = response_model(SimulationReport, "SimulationOut", exclude=("result",),
+                               describe={"profile": PROFILE_NOTE},
+                               calibration_profile=(Optional[ProfileUsed], None))
 CaseOut = response_model(CaseResult, "CaseOut",
-                         describe={"source_group": "Publication family the case was read from"})
+                         describe={"source_group": "Publication family the case was read from",
+                                   "calibrated_on": "few-shot validation only: the case ids the profile predicting "
+                                                    "this case was fitted on"})
 
 
 ValidationOut = response_model(ValidationReport, "ValidationOut", source=(str, ...))

@@ -2,6 +2,8 @@
 
 Results are deterministic for a given request, so the last few comparisons are kept
 in memory (a repeated request, or the JSON twin of a page just shown, costs nothing).
+With ``?profile=NAME`` the profile's version (:class:`~suanli.web.profile_param.ProfileRef`:
+name and digest) is part of the cache key, so a refitted profile is never served stale.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from suanli.specs.model import bundled_model_ids
 from suanli.web import deps, figures
 from suanli.web.errors import from_suanli
 from suanli.web.jsonutil import JSONResponse
+from suanli.web.profile_param import ProfileDep, ProfileRef, summary
 from suanli.web.render import page, wants_json
 from suanli.web.params import query
 from suanli.web.routes.predict import Engine, KvDType, ModelQ, WeightDType
@@ -69,16 +72,17 @@ def _key(kw: dict[str, Any]) -> tuple[Any, ...]:
 
 
 @functools.lru_cache(maxsize=32)
-def _compare(key: tuple[Any, ...]) -> Any:
+def _compare(key: tuple[Any, ...], profile: ProfileRef | None = None) -> Any:
+    """``profile`` (hashed by name and document digest) is part of the cache key."""
     from suanli.app.compare import compare
 
     kw: dict[str, Any] = {k: list(v) if isinstance(v, tuple) else v for k, v in key}
-    return compare(backend="serial", **kw)
+    return compare(backend="serial", profile=profile.profile if profile is not None else None, **kw)
 
 
 def _frontier_dict(f: Any, labels: dict[str, Any]) -> dict[str, Any]:
     return {"hardware": f.hardware, "unverified": f.unverified, "error": f.error, "label": labels.get(f.hardware),
-            "points": [{k: p.get(k) for k in POINT_KEYS} for p in f.points]}
+            "profile": f.profile, "points": [{k: p.get(k) for k in POINT_KEYS} for p in f.points]}
 
 
 AsOf = Optional[Annotated[str, Query(max_length=10, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
@@ -92,13 +96,15 @@ def _availability(chips: list[dict[str, Any]], as_of: str | None) -> dict[str, A
     return {"as_of": day, "availability": {hw: a.to_dict() for hw, a in avail.items()}}
 
 
-def compare_data(search: dict[str, Any], tgt: dict[str, Any], as_of: str | None = None) -> dict[str, Any]:
+def compare_data(search: dict[str, Any], tgt: dict[str, Any], as_of: str | None = None,
+                 profile: ProfileRef | None = None) -> dict[str, Any]:
     """The one data dict behind ``/compare``, ``/compare?format=json`` and ``/api/compare``; each
-    chip's availability in China at ``as_of`` (default today) rides along."""
-    res = _compare(_key({**search, **tgt}))
+    chip's availability in China at ``as_of`` (default today) rides along.  With ``profile``
+    each chip's ``profile`` is its note and ``calibration_profile`` names the version used."""
+    res = _compare(_key({**search, **tgt}), profile)
     labels = deps.labels()
     query = {**search, **tgt}
-    econ = _economics(res, query)
+    econ = _economics(res, query, profile)
     priced = any(e and e.get("cny_per_mtok") is not None for e in econ.values())
 
     def order(c: Any) -> tuple[Any, ...]:  # cheapest per token first where priced, then fastest
@@ -111,36 +117,38 @@ def compare_data(search: dict[str, Any], tgt: dict[str, Any], as_of: str | None 
         rank += c.feasible
         d.update(rank=rank if c.feasible else None, label=labels.get(c.hardware), economics=econ.get(c.hardware))
         chips.append(d)
-    return {"query": query, "model": res.model, "isl": res.isl, "osl": res.osl, "ttft_ms": res.ttft_ms,
+    return {"query": {**query, "profile": profile.name if profile else None}, "model": res.model, "isl": res.isl, "osl": res.osl, "ttft_ms": res.ttft_ms,
             "tpot_ms": res.tpot_ms, "request_rate": res.request_rate, "engine": res.engine,
             "metric": "cny_per_mtok" if priced else "output_tok_s_per_gpu", "economics_available": priced,
             "chips": chips, "frontiers": [_frontier_dict(f, labels) for f in res.frontiers],
-            **_availability(chips, as_of)}
+            "calibration_profile": summary(profile), **_availability(chips, as_of)}
 
 
-def _economics(res: Any, query: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+def _economics(res: Any, query: dict[str, Any],
+               profile: ProfileRef | None = None) -> dict[str, dict[str, Any] | None]:
     """¥ per million tokens per chip where the economics use cases are installed."""
     if deps.optional("suanli.app.economics") is None:
         return {}
     from suanli.web.routes.economics import compare_economics
-    return compare_economics(res, query)
+    return compare_economics(res, query, profile)
 
 
 @router.get("/api/compare", response_model=CompareOut, responses=ERRORS,
             summary="Rank chips by their best deployment under TTFT/TPOT targets")
-def api_compare(search: Search, tgt: Targets, as_of: AsOf = None) -> Any:
+def api_compare(search: Search, tgt: Targets, prof: ProfileDep, as_of: AsOf = None) -> Any:
     """Same as ``suanli compare`` (default workload: Qwen/Qwen3-32B, 2048 in / 512 out, TTFT ≤ 2 s,
     TPOT ≤ 50 ms).  Includes every chip's throughput-vs-interactivity frontier."""
-    return JSONResponse(compare_data(search, tgt, as_of))
+    return JSONResponse(compare_data(search, tgt, as_of, prof))
 
 
 @router.get("/api/pareto", response_model=ParetoOut, responses=ERRORS,
             summary="Throughput per GPU vs tokens/s per user frontier per chip")
-def api_pareto(search: Search) -> Any:
-    res = _compare(_key({**search, "ttft_ms": None, "tpot_ms": None, "request_rate": None}))
+def api_pareto(search: Search, prof: ProfileDep) -> Any:
+    res = _compare(_key({**search, "ttft_ms": None, "tpot_ms": None, "request_rate": None}), prof)
     labels = deps.labels()
     return JSONResponse({"model": res.model, "isl": res.isl, "osl": res.osl,
-                         "frontiers": [_frontier_dict(f, labels) for f in res.frontiers]})
+                         "frontiers": [_frontier_dict(f, labels) for f in res.frontiers],
+                         "calibration_profile": summary(prof)})
 
 
 def _form(request: Request) -> dict[str, Any]:
@@ -157,14 +165,29 @@ def _form(request: Request) -> dict[str, Any]:
             pass
     chips = sorted(deps.labels(cat).values(), key=lambda lab: (lab["id"] not in defaults, lab["vendor"], lab["id"]))
     return {"models": bundled_model_ids(), "chips": chips, "chosen": chosen_ids, "defaults": set(defaults),
-            "engines": get_args(Engine), "dtypes": get_args(WeightDType)}
+            "engines": get_args(Engine), "dtypes": get_args(WeightDType), "profiles": stored_profiles(request)}
+
+
+def stored_profiles(request: Request) -> list[dict[str, Any]]:
+    """The profiles a form can choose from (none when the database cannot be read: the page
+    still renders)."""
+    from suanli.app.profiles import list_profiles
+    from suanli.web.routes.market_api import market_db
+
+    try:
+        return list_profiles(market_db(request))
+    except SuanliError:
+        return []
 
 
 @router.get("/compare", include_in_schema=False)
 def compare_page(request: Request, search: Search, tgt: Targets, as_of: AsOf = None) -> Any:
-    extra: dict[str, Any] = {"form": _form(request), "query": {**search, **tgt}}
+    extra: dict[str, Any] = {"form": _form(request), "query": {**search, **tgt,
+                                                               "profile": request.query_params.get("profile")}}
     try:
-        data = compare_data(search, tgt, as_of)
+        from suanli.web.profile_param import resolve
+        prof = resolve(request, request.query_params.get("profile"))
+        data = compare_data(search, tgt, as_of, prof)
     except SuanliError as exc:
         err = from_suanli(exc)
         if wants_json(request):

@@ -3,7 +3,9 @@
 
 Mounted only when the economics use cases are installed (``build_router``).  File
 arguments of the CLI (``--defaults``, ``--fx``, ``--hardware-file``) are not exposed:
-the server reads no file a request names.
+the server reads no file a request names.  ``profile`` (a stored calibration profile) corrects
+the performance behind the costs; each chip's ``profile`` is its note, and the cache of the
+compare page's money column is keyed by the profile's version (name and digest).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi import APIRouter, Depends, Query
 from suanli.errors import SuanliError
 from suanli.web import deps
 from suanli.web.jsonutil import JSONResponse
+from suanli.web.profile_param import ProfileDep, ProfileRef, summary
 from suanli.web.routes.compare import MAX_SEARCH_GPUS
 from suanli.app import params as P
 from suanli.web.params import group_dependency, query
@@ -52,9 +55,18 @@ def compare_kw(engine: Annotated[Engine, query(P.ENGINE)] = P.ENGINE.default,
                gpus: Optional[Annotated[int, Query(ge=1, le=MAX_SEARCH_GPUS)]] = None,
                max_gpus: Optional[Annotated[int, Query(ge=1, le=MAX_SEARCH_GPUS)]] = None,
                weight_dtype: Optional[list[WeightDType]] = Query(None), kv_dtype: Optional[list[KvDType]] = Query(None),
-               disagg: bool = True) -> dict[str, Any]:
-    return dict(engine=engine, gpus=gpus, max_gpus=max_gpus, weight_dtypes=weight_dtype or None,
-                kv_dtypes=kv_dtype or None, disagg=disagg)
+               disagg: bool = True, prof: ProfileDep = None) -> dict[str, Any]:
+    kw = dict(engine=engine, gpus=gpus, max_gpus=max_gpus, weight_dtypes=weight_dtype or None,
+              kv_dtypes=kv_dtype or None, disagg=disagg)
+    return kw | ({"profile": prof.profile} if prof is not None else {})
+
+
+def with_profile(report: dict[str, Any], prof: ProfileRef | None) -> dict[str, Any]:
+    """A cost or report dict with the profile used and, per chip, its note."""
+    if prof is not None:
+        for chip in report.get("chips", []):
+            chip["profile"] = prof.note_in(chip.get("perf_notes") or [])
+    return {**report, "calibration_profile": summary(prof)}
 
 
 CompareKw = Annotated[dict[str, Any], Depends(compare_kw)]
@@ -78,12 +90,14 @@ def _floats(values: list[float] | None) -> list[float] | None:
 
 @functools.lru_cache(maxsize=256)
 def _chip_cost(model: str, hw: str, isl: float, osl: float, ttft: float | None, tpot: float | None,
-               kw: tuple[tuple[str, Any], ...]) -> dict[str, Any] | None:
+               kw: tuple[tuple[str, Any], ...], profile: ProfileRef | None = None) -> dict[str, Any] | None:
     from suanli.app.economics import cost
 
+    compare_kw = {k: list(v) if isinstance(v, tuple) else v for k, v in kw}
+    if profile is not None:
+        compare_kw["profile"] = profile.profile
     try:
-        rep = cost(model, [hw], isl=isl, osl=osl, ttft_ms=ttft, tpot_ms=tpot,
-                   compare_kw={k: list(v) if isinstance(v, tuple) else v for k, v in kw})
+        rep = cost(model, [hw], isl=isl, osl=osl, ttft_ms=ttft, tpot_ms=tpot, compare_kw=compare_kw)
     except SuanliError as exc:
         return {"cny_per_mtok": None, "leased_cny_per_mtok": None, "note": str(exc)}
     c = rep.to_dict()["chips"][0]
@@ -93,12 +107,14 @@ def _chip_cost(model: str, hw: str, isl: float, osl: float, ttft: float | None, 
             "server_price": c.get("server_price"), "note": "; ".join(c.get("notes") or [])}
 
 
-def compare_economics(res: Any, query: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+def compare_economics(res: Any, query: dict[str, Any],
+                      profile: ProfileRef | None = None) -> dict[str, dict[str, Any] | None]:
     """Owned (and leased) ¥ per million tokens, blended input+output, per feasible chip of a
     comparison, with the cost model's sourced defaults.  Chips without a dated price get a note."""
     kw = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in query.items()
                       if k in ("engine", "gpus", "max_gpus", "weight_dtypes", "kv_dtypes", "disagg")))
-    return {c.hardware: _chip_cost(query["model"], c.hardware, res.isl, res.osl, res.ttft_ms, res.tpot_ms, kw)
+    return {c.hardware: _chip_cost(query["model"], c.hardware, res.isl, res.osl, res.ttft_ms, res.tpot_ms, kw,
+                                   profile)
             for c in res.chips if c.feasible}
 
 
@@ -111,7 +127,7 @@ def build_router() -> APIRouter | None:
 
     @router.get("/cost", responses=ERRORS, summary="Cost per million tokens per chip: owned (TCO) and leased")
     def api_cost(
-        ctx: Ctx, kw: CompareKw, model: ModelQ,
+        ctx: Ctx, kw: CompareKw, prof: ProfileDep, model: ModelQ,
         hardware: Annotated[Optional[list[str]], Query(max_length=deps.MAX_CHIPS, description="Chips")] = None,
         system: Annotated[Optional[str], Query(max_length=100, description="A priced system id instead")] = None,
         workload: Optional[Workloads] = None, isl: Annotated[Optional[float], query(P.PRESET_ISL)] = None,
@@ -127,7 +143,7 @@ def build_router() -> APIRouter | None:
                    ttft_ms=ttft_ms, tpot_ms=tpot_ms, system=system, server_price=_money(server_price, "server_price"),
                    lease=_lease(ctx, lease_cny_gpu_hour, lease_cny_server_month), prefill_share=prefill_share,
                    ctx=ctx, compare_kw=kw)
-        return JSONResponse(rep.to_dict())
+        return JSONResponse(with_profile(rep.to_dict(), prof))
 
     @router.get("/lease", responses=ERRORS, summary="A lessor's NPV, IRR and payback on a monthly lease")
     def api_lease(
@@ -151,7 +167,7 @@ def build_router() -> APIRouter | None:
     @router.get("/fairprice", responses=ERRORS,
                 summary="Server price of an option at which its cost per token equals another's")
     def api_fairprice(
-        ctx: Ctx, kw: CompareKw, model: ModelQ,
+        ctx: Ctx, kw: CompareKw, prof: ProfileDep, model: ModelQ,
         option: Annotated[str, Query(min_length=1, max_length=100, description="Option X (system id or chip)")],
         vs: Annotated[str, Query(min_length=1, max_length=100, description="Option Y (system id or chip)")],
         workload: Optional[Workloads] = None, isl: Annotated[Optional[float], query(P.PRESET_ISL)] = None,
@@ -180,6 +196,6 @@ def build_router() -> APIRouter | None:
                         option_speed=option_speed, option_tdp_w=option_tdp_w,
                         grid_utilisation=_floats(grid_utilisation), grid_electricity=_floats(grid_electricity),
                         ctx=ctx, compare_kw=kw)
-        return JSONResponse(rep.to_dict())
+        return JSONResponse({**rep.to_dict(), "calibration_profile": summary(prof)})
 
     return router

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from suanli.app import params as P
@@ -13,6 +13,7 @@ from suanli.specs.deployment import ENGINES, SCENARIOS
 from suanli.web import deps
 from suanli.web.jsonutil import JSONResponse, fields_dict
 from suanli.web.params import field, query
+from suanli.web.profile_param import PROFILE_DESCRIPTION, ProfileDep, calibration, resolve, summary
 from suanli.web.schemas import ERRORS, PredictionOut, SimulationOut
 
 router = APIRouter(prefix="/api", tags=["performance"])
@@ -72,27 +73,35 @@ class PredictQuery(BaseModel):
     num_requests: Optional[int] = field(P.NUM_REQUESTS)
     system: Optional[str] = field(P.SYSTEM, max_length=100)
     mode: Mode = field(P.MODE)
+    profile: Optional[str] = Field(None, max_length=100, description=PROFILE_DESCRIPTION)
 
 
 @router.get("/predict", response_model=PredictionOut, responses=ERRORS,
             summary="Predict TTFT, TPOT and throughput of one deployment")
-async def predict(q: Annotated[PredictQuery, Query()]) -> Any:
+async def predict(request: Request, q: Annotated[PredictQuery, Query()]) -> Any:
     """Same as ``suanli predict``; a deployment that does not fit answers 422 insufficient_memory.
-    (Runs on the event loop: a prediction takes ~1-2 ms, less than a hop to a worker thread.)"""
+    (Runs on the event loop: a prediction takes ~1-2 ms, less than a hop to a worker thread.)
+    With ``profile``, ``profile`` in the answer is the profile's note for this chip and engine
+    ("calibrated on N of your runs (profile NAME); ...") and ``band`` is narrowed by its runs;
+    ``calibration_profile`` says which profile version was used."""
     from suanli.app.predict import predict as run
 
     if q.concurrency is not None and q.request_rate is not None:
         raise InvalidInput("give either concurrency or request_rate, not both", field="concurrency")
+    ref = None
+    if q.profile and q.profile.strip():  # a database read: off the event loop
+        from starlette.concurrency import run_in_threadpool
+        ref = await run_in_threadpool(resolve, request, q.profile)
     cat = deps.catalog()
     acc = cat.get(q.hardware)
     pred = run(deps.resolve_model(q.model), acc, isl=q.isl, osl=q.osl, concurrency=q.concurrency,
                request_rate=q.request_rate, scenario=q.scenario, system=q.system, mode=q.mode, catalog=cat,
                gpus=q.gpus, tp=q.tp, pp=q.pp, ep=q.ep, dp_attention=q.dp_attention, weight_dtype=q.weight_dtype,
-               kv_dtype=q.kv_dtype, engine=q.engine, num_requests=q.num_requests)
+               kv_dtype=q.kv_dtype, engine=q.engine, num_requests=q.num_requests, calibration=calibration(ref))
     out = fields_dict(pred)
     if out.get("model_source") not in (None, "", "bundled"):   # no server file paths in responses
         out["model_source"] = out["model_source"].split(":", 1)[0]
-    return JSONResponse({**out, "label": deps.chip_label(acc)})
+    return JSONResponse({**out, "label": deps.chip_label(acc), "calibration_profile": summary(ref)})
 
 
 @router.get("/simulate", response_model=SimulationOut, responses=ERRORS,
@@ -113,6 +122,7 @@ def simulate(
     seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
     ttft_ms: Annotated[Optional[float], query(P.TTFT_MS)] = P.TTFT_MS.default,
     tpot_ms: Annotated[Optional[float], query(P.TPOT_MS)] = P.TPOT_MS.default,
+    prof: ProfileDep = None,
 ) -> Any:
     """Same as ``suanli simulate`` (generated arrivals only; traces are CLI-only).  Bounded to
     ``requests`` (or ``request_rate x duration``) of at most 20,000 so a request stays short."""
@@ -126,5 +136,5 @@ def simulate(
               n_requests=requests, isl=isl, osl=osl, isl_dist=deps.check_dist(isl_dist, "isl_dist"),
               osl_dist=deps.check_dist(osl_dist, "osl_dist"), arrival=arrival, burst_cv=burst_cv,
               prefix_hit_rate=prefix_hit_rate, seed=seed, sla_ttft_ms=ttft_ms, sla_tpot_ms=tpot_ms,
-              backend="serial", catalog=cat, **dep)
-    return JSONResponse(rep.to_dict())
+              backend="serial", catalog=cat, calibration=calibration(prof), **dep)
+    return JSONResponse({**rep.to_dict(), "calibration_profile": summary(prof)})

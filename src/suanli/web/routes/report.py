@@ -2,7 +2,8 @@
 ``/fairprice`` (the fair value of one server against every obtainable alternative), with their
 ``?format=json`` twins and ``/api/report``.  Thin adapters over :func:`suanli.app.report.buyer_report`.
 
-Reports are deterministic for a request (and a date), so the last few are kept in memory.
+Reports are deterministic for a request (and a date), so the last few are kept in memory;
+with ``?profile=NAME`` the profile's version (name and digest) is part of the cache key.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from suanli.specs.model import bundled_model_ids
 from suanli.web import deps
 from suanli.web.errors import from_suanli
 from suanli.web.jsonutil import JSONResponse
+from suanli.web.profile_param import ProfileDep, ProfileRef, resolve
 from suanli.web.render import page, wants_json
-from suanli.web.schemas import ERRORS
+from suanli.web.schemas import ERRORS, PROFILE_NOTE, ProfileUsed
 
 Workload = Literal["chat", "reasoning", "summarisation", "interactive", "batch"]
 DateQ = Optional[Annotated[str, Query(max_length=10, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
@@ -50,6 +52,7 @@ class ReportChipOut(_Out):
     obtainable: bool = Field(description="obtainable in China at as_of (official or restricted channel)")
     obtainable_state: str = Field(description="official | restricted | grey | none")
     obtainable_reason: ObtainableReason
+    profile: str = Field("", description=PROFILE_NOTE)
 
 
 class FairValueOut(_Out):
@@ -72,6 +75,7 @@ class ReportOut(_Out):
     chips: list[ReportChipOut]
     fair_value: Optional[FairValueOut]
     left_out: list[dict[str, Any]]
+    calibration_profile: Optional[ProfileUsed] = None
 
 
 def report_params(
@@ -102,23 +106,26 @@ def _key(kw: dict[str, Any]) -> tuple[Any, ...]:
 
 
 @functools.lru_cache(maxsize=32)
-def _report(key: tuple[Any, ...]) -> dict[str, Any]:
+def _report(key: tuple[Any, ...], profile: ProfileRef | None = None) -> dict[str, Any]:
     from suanli.app.report import buyer_report
+    from suanli.web.routes.economics import with_profile
 
     kw: dict[str, Any] = {k: list(v) if isinstance(v, tuple) else v for k, v in key}
     rep = buyer_report(kw["model"], workload=kw["workload"], chips=kw["hardware"], option=kw["option"],
                        currency=kw["currency"], as_of=kw["as_of"], prices=kw["prices"] or (),
-                       include_grey=kw["include_grey"])
-    return rep.to_dict()
+                       include_grey=kw["include_grey"],
+                       compare_kw={"profile": profile.profile} if profile is not None else None)
+    return with_profile(rep.to_dict(), profile)
 
 
-def report_data(params: dict[str, Any]) -> dict[str, Any]:
+def report_data(params: dict[str, Any], profile: ProfileRef | None = None) -> dict[str, Any]:
     """The one data dict behind ``/report``, ``/report?format=json`` and ``/api/report``."""
-    return {**_report(_key(params)), "query": params}
+    return {**_report(_key(params), profile), "query": {**params, "profile": profile.name if profile else None}}
 
 
 def _form(request: Request) -> dict[str, Any]:
     from suanli.app.compare import default_chips
+    from suanli.web.routes.compare import stored_profiles
     from suanli.specs.system import load_systems
 
     cat = deps.catalog()
@@ -133,15 +140,15 @@ def _form(request: Request) -> dict[str, Any]:
     systems = [{"id": s.id, "name": s.name, "gpus": s.gpus} for s in load_systems(hardware=cat)
                if s.price_mid is not None and s.gpus]
     return {"models": bundled_model_ids(), "chips": chips, "chosen": chosen, "defaults": set(defaults),
-            "workloads": get_args(Workload), "systems": systems}
+            "workloads": get_args(Workload), "systems": systems, "profiles": stored_profiles(request)}
 
 
 def _render(request: Request, template: str, params: dict[str, Any], extra: dict[str, Any]) -> Any:
     from suanli.viz.report_figures import cost_figure, fair_figure
 
-    extra = {"form": _form(request), "query": params, **extra}
+    extra = {"form": _form(request), "query": {**params, "profile": request.query_params.get("profile")}, **extra}
     try:
-        data = report_data(params)
+        data = report_data(params, resolve(request, request.query_params.get("profile")))
     except SuanliError as exc:
         if wants_json(request):
             raise
@@ -159,11 +166,11 @@ def build_router() -> APIRouter | None:
 
     @router.get("/api/report", tags=["economics"], responses=ERRORS, response_model=ReportOut,
                 summary="Buyer report: chips ranked by cost per million tokens, what was obtainable, one fair value")
-    def api_report(params: Params) -> Any:
+    def api_report(params: Params, prof: ProfileDep) -> Any:
         """Same as ``suanli report --json``: every chip with an owned or leased cost (or why it has none:
         "no public price" and how to supply one), ``obtainable`` and the event that decides it, and one
         ``fair_value`` (``value``, ``p10``, ``p90``, ``against``, ``asking``, ``ratio``)."""
-        return JSONResponse(report_data(params))
+        return JSONResponse(report_data(params, prof))
 
     @router.get("/report", include_in_schema=False)
     def report_page(request: Request, params: Params) -> Any:
@@ -172,8 +179,9 @@ def build_router() -> APIRouter | None:
     @router.get("/fairprice", include_in_schema=False)
     def fairprice_page(request: Request, params: Params) -> Any:
         if wants_json(request):
-            d = report_data(params)
-            return JSONResponse({k: d[k] for k in ("model", "workload", "currency", "as_of", "fair_value", "query")}
+            d = report_data(params, resolve(request, request.query_params.get("profile")))
+            return JSONResponse({k: d[k] for k in ("model", "workload", "currency", "as_of", "fair_value", "query",
+                                                   "calibration_profile")}
                                 | {"considered": [{k: c[k] for k in ("hardware", "name", "obtainable",
                                                                       "obtainable_reason", "best_per_mtok",
                                                                       "best_basis", "no_price_reason")}
