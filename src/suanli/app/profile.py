@@ -85,10 +85,9 @@ class ScopeFit:
         return f"{self.hardware} x {self.engine}, {what}"
 
     def correction(self, profile_name: str) -> Correction:
-        runs = "run" if self.n_runs == 1 else "runs"
         return Correction(scales=tuple(sorted(self.scales.items())), variance_left=self.variance_left,
                           sigma_floor=self.sigma_floor, n_runs=self.n_runs,
-                          label=f"calibrated on {self.n_runs} of your {runs} (profile {profile_name})")
+                          label=f"calibrated on {self.n_runs} of your runs (profile {profile_name})")
 
     def to_dict(self) -> dict[str, Any]:
         return {"hardware": self.hardware, "engine": self.engine, "family": self.family, "model": self.model,
