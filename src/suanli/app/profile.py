@@ -435,9 +435,11 @@ class Fitter:
             ratio = e.obs.value / float(e.base or 1.0)
             e.error = (f"measured {ratio:.3g}x the model's {e.obs.metric}: more than a correction within "
                        f"[1/4, 4] can explain; check the run's hardware, model, layout and precision")
-        usable = [e for e in usable if e not in far]
+        far_ids = {id(e) for e in far}
+        usable = [e for e in usable if id(e) not in far_ids]
+        usable_ids = {id(e) for e in usable}
         skipped = [{"ref": e.obs.ref, "metric": e.obs.metric, "reason": e.error or "no prediction"}
-                   for e in evaluated if e not in usable]
+                   for e in evaluated if id(e) not in usable_ids]
         if not usable:
             reasons = "; ".join(sorted({s["reason"] for s in skipped}))[:500]
             raise InvalidInput(f"none of the {len(observations)} measured values could be predicted ({reasons})",
