@@ -223,6 +223,8 @@ def resolve(model: str | ModelSpec, hardware: str | Accelerator, *, gpus: int | 
         key = runtime_key(engine, acc.vendor)
         corr = cal.correction_for(acc.id, key, spec.family, spec.id)
         note = cal.profile.note_for(acc.id, key, spec.family, spec.id)
+    elif cal.profile is not None:
+        note = f"profile {getattr(cal.profile, 'name', '')} not applied: {mode} mode has no runtime to correct"
     return Resolved(spec=spec, acc=acc, dep=dep, wl=wl, lay=layout_of(dep, prec), pf=pf, compute_dtype=compute,
                     system=sysobj, warnings=tuple(warnings), layout_reason=reason, correction=corr,
                     profile_note=note)
