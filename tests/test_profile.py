@@ -188,7 +188,7 @@ def test_many_consistent_runs_move_the_predictions_to_the_data(truth_rows):
         band = predict("Qwen/Qwen3-32B", "nvidia_h20_96gb", calibration=cal, **kw).band
         sigma[name] = math.log(band[1])
     assert 0.7 * sigma["none"] < sigma["one"] < sigma["none"]
-    assert sigma["all"] < 0.5 * sigma["one"]
+    assert sigma["all"] < 0.6 * sigma["one"]
 
 
 def test_one_run_that_agrees_with_the_model_barely_moves_it():
@@ -292,3 +292,4 @@ def test_slower_parts_never_make_a_prediction_faster(factors, conc, isl):
     assert slow.tpot_ms >= base.tpot_ms * (1 - 1e-9)
     assert slow.ttft_ms >= base.ttft_ms * (1 - 1e-9)
     assert slow.output_tok_s_per_gpu <= base.output_tok_s_per_gpu * (1 + 1e-9)
+

@@ -496,6 +496,12 @@ class Fitter:
         if level == "model":
             fam = next(e.scope[2] for e in items if e.obs_level("model") == within)
         sigma = np.array([e.sigma(level, within, fam) for e in items])
+        # the metrics of one run share that run's deviation from the model (its load, its build):
+        # together they count as one measurement, not as independent ones
+        per_run: dict[tuple[str, ...], int] = {}
+        for e in items:
+            per_run[e.obs.config] = per_run.get(e.obs.config, 0) + 1
+        sigma = sigma * np.sqrt([per_run[e.obs.config] for e in items])
         fit = fit_log_scales(y, J, obs_sd=sigma)
         mine = [e for e in items if within is None or e.obs_level(level) == within]
         return ScopeFit(hardware=hw, engine=engine, family=within if level == "family" else fam,
