@@ -293,3 +293,16 @@ def test_slower_parts_never_make_a_prediction_faster(factors, conc, isl):
     assert slow.ttft_ms >= base.ttft_ms * (1 - 1e-9)
     assert slow.output_tok_s_per_gpu <= base.output_tok_s_per_gpu * (1 + 1e-9)
 
+
+
+def test_a_server_case_gets_the_latency_factor_once():
+    """Regression: validate's server path runs the simulator, which already applies a profile's
+    TTFT factor; applying it again halved a 0.5 factor twice."""
+    import csv
+    row = next(r for r in csv.DictReader(open("tests/data/cases-public.csv", encoding="utf-8"))
+               if r["scenario"] == "server" and r["metric"] == "ttft_ms")
+    hw, systems = load_hardware(), load_systems()
+    _, plain = predict_case(row, catalog=hw, systems=systems, calibration=load_calibration())
+    cal = load_calibration().with_profile(_Fixed(Correction(scales=(("ttft_rest", 0.5),))))
+    _, half = predict_case(row, catalog=hw, systems=systems, calibration=cal)
+    assert half == pytest.approx(0.5 * plain, rel=1e-3)

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from suanli.app.calibration import Calibration, load_calibration, runtime_key
+from suanli.app.calibration import Calibration, load_calibration
 from suanli.app.predict import Prediction, predict
 from suanli.errors import ConfigError, SuanliError
 from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
@@ -164,13 +164,10 @@ def predict_case(row: dict[str, str], *, catalog: HardwareCatalog, systems: Syst
         layout = dict(deployment, tp=pred.tp, pp=pred.pp, ep=pred.ep, dp_attention=pred.dp_attention)
         sim = _server_simulation(model, acc, pred, layout, calibration, kwargs["num_requests"])
         isl, osl = kwargs["isl"], kwargs["osl"]
-        corr = calibration.correction_for(pred.hardware, runtime_key(pred.engine, acc.vendor), model.family,
-                                          model.id)
-        ttft_scale, tpot_scale = (corr.metric_scale("ttft_ms"), corr.metric_scale("tpot_ms")) if corr else (1.0, 1.0)
+        # (a profile's TTFT / TPOT factors are already in the simulation's statistics)
         value = {"output_tok_s": sim.output_tok_s_per_gpu, "total_tok_s": sim.total_tok_s_per_gpu,
                  "input_tok_s": sim.output_tok_s_per_gpu * isl / osl,
-                 "ttft_ms": sim.summary["ttft_s"]["mean"] * 1e3 * ttft_scale,
-                 "tpot_ms": sim.summary["tpot_s"]["mean"] * 1e3 * tpot_scale}
+                 "ttft_ms": sim.summary["ttft_s"]["mean"] * 1e3, "tpot_ms": sim.summary["tpot_s"]["mean"] * 1e3}
         return pred, float(value[metric])
     value = getattr(pred, METRIC_ATTR[metric])
     if value is None:
