@@ -101,6 +101,23 @@ def test_bad_input_is_one_line_and_stores_nothing(db_url, tmp_path):  # noqa: F8
     assert "scales.gemm" in bad("profile", "import", str(broken), *db)
     assert "not found" in bad("predict", "-m", "Qwen/Qwen3-8B", "--hardware", "H20", "--profile",
                               str(tmp_path / "missing.json"))
+    # a colleague's file must name chips by id and engines by runtime, and hold corrections
+    alias = tmp_path / "alias.json"
+    alias.write_text('{"format": "suanli-profile", "version": 1, "name": "a", "scopes": '
+                     '[{"hardware": "H20", "engine": "vllm", "scales": {"gemm": 1.2}}]}', encoding="utf-8")
+    assert "its id 'nvidia_h20_96gb'" in bad("profile", "import", str(alias), *db)
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"format": "suanli-profile", "version": 1, "name": "e", "scopes": []}', encoding="utf-8")
+    assert "no corrections" in bad("profile", "import", str(empty), *db)
+    # names are safe in a URL and never look like a file
+    for name in ("a/b", "../x", "lab.json"):
+        assert "profile name" in bad("calibrate", "--cases", str(_h20_cases(tmp_path)), "--profile", name, *db)
+    # runs that could never be predicted are refused at import, huge numbers included
+    jsonl = DATA / "bench-formats" / "sglang" / "datacrunch-h200_llama_3_3_70b_online_output.jsonl"
+    base = ("runs", "import", str(jsonl), "--hardware", "H200", "--model", "meta-llama/Llama-3.1-70B", *db)
+    assert "not a multiple of tp" in bad(*base, "--gpus", "2", "--tp", "8")
+    assert "--gpus must be" in bad(*base, "--gpus", "99999999999999999999")
+    assert "not a run id" in bad("calibrate", "--runs", "99999999999999999999", "--profile", "t", *db)
     assert json.loads(ok("profile", "list", "--json", *db))["profiles"] == []
     # a fitted profile is not overwritten by an import of the same name
     ok("calibrate", "--cases", str(_h20_cases(tmp_path)), "--profile", "h20", *db)

@@ -298,10 +298,13 @@ def fairprice(option: str, vs: str, *, model: str, mix: Sequence[tuple[Workload,
         ctx.add(Item(f"workload {wl.name}", wl.label(), f"request share {share:.3g}", wl.source))
     rx: list[float] = []
     ry: list[float] = []
+    profile_notes: dict[str, str] = {}
     for wl, _ in mix:
         perf = perf_for(model, [x.chip.id, y.chip.id], wl, compare_kw or {})
         for srv, out in ((x, rx), (y, ry)):
             c = perf[srv.chip.id]
+            if c.profile:
+                profile_notes.setdefault(srv.chip.id, c.profile)
             if not c.feasible:
                 raise InvalidInput(f"{srv.chip.id} cannot serve {model} on {wl.label()}: {c.reason}", field="sla")
             out.append(perf_item(ctx, c, wl, option_speed if srv is x else 1.0))
@@ -348,6 +351,9 @@ def fairprice(option: str, vs: str, *, model: str, mix: Sequence[tuple[Workload,
         av = status(srv.chip, ctx.as_of)
         if not av.obtainable:
             notes.append(f"{role} ({srv.chip.id}) was not obtainable in China at {ctx.as_of}: {av.reason_text()}")
+    for role, srv in (("X", x), ("Y", y)):
+        if srv.chip.id in profile_notes:
+            notes.append(f"{role} ({srv.chip.id}): {profile_notes[srv.chip.id]}")
     return FairPriceReport(notes=tuple(notes), model=model, mix=tuple(mix), currency=ctx.currency, option=x.label, vs=y.label,
                            option_gpus_per_server=x.gpus, vs_price=py, vs_basis=basis,
                            option_tok_s_per_gpu=tuple(rx), vs_tok_s_per_gpu=tuple(ry), result=res,

@@ -26,6 +26,7 @@ CLI / web layers load runs and store profiles (:mod:`suanli.market.profiles`).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import random
@@ -205,6 +206,20 @@ def profile_from_dict(data: Any, *, origin: str = "profile") -> Profile:
             clipped=tuple(str(c) for c in s.get("clipped", []) if c in GROUPS),
             median_ape_before=_optional(s.get("median_ape_before"), f"{where}.median_ape_before"),
             median_ape_after=_optional(s.get("median_ape_after"), f"{where}.median_ape_after")))
+    if not scopes:
+        raise ConfigError(f"{origin}: the profile has no corrections ('scopes' is empty)")
+    keys = [sc.key() for sc in scopes]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"{origin}: two corrections for the same chip x engine x family x model")
+    if any(not sc.scales for sc in scopes):
+        raise ConfigError(f"{origin}: a correction without factors ('scales' is empty)")
+    created = data.get("created", "")
+    if created:
+        try:
+            dt.date.fromisoformat(str(created))
+        except ValueError:
+            raise ConfigError(f"{origin}: 'created' must be a date YYYY-MM-DD, got {created!r}") from None
+
     def _list(key: str) -> tuple[Any, ...]:
         value = data.get(key, [])
         if not isinstance(value, list):
@@ -215,6 +230,24 @@ def profile_from_dict(data: Any, *, origin: str = "profile") -> Profile:
                    skipped=tuple(p for p in _list("skipped") if isinstance(p, dict)),
                    created=str(data.get("created", "")), source=str(data.get("source", "")),
                    settings=_settings if isinstance(_settings := data.get("settings"), dict) else {})
+
+
+def check_against_catalog(prof: Profile, catalog: HardwareCatalog | None = None, *,
+                          origin: str = "profile") -> None:
+    """A profile someone else wrote names chips by this catalog's ids and engines by runtime
+    name, else its corrections would never apply: ConfigError naming what is unknown."""
+    from suanli.app.calibration import PRIORS
+
+    catalog = catalog or load_hardware()
+    for sc in prof.scopes:
+        try:
+            acc = catalog.get(sc.hardware)
+        except SuanliError:
+            raise ConfigError(f"{origin}: unknown chip {sc.hardware!r} (suanli hardware list shows the ids)") from None
+        if acc.id != sc.hardware:
+            raise ConfigError(f"{origin}: chip {sc.hardware!r} must be written as its id {acc.id!r}")
+        if sc.engine not in PRIORS:
+            raise ConfigError(f"{origin}: unknown engine runtime {sc.engine!r} (one of {', '.join(PRIORS)})")
 
 
 def profile_from_json(text: str | bytes, *, origin: str = "profile") -> Profile:
@@ -243,20 +276,26 @@ class Observation:
         return measurement_key(self.row)
 
 
-def observations_from_rows(rows: Iterable[Mapping[str, str]]) -> list[Observation]:
+def observations_from_rows(rows: Iterable[Mapping[str, str]],
+                           skipped: list[dict[str, Any]] | None = None) -> list[Observation]:
+    """Observations of measured rows.  A row without a usable metric or value raises
+    InvalidInput, or with ``skipped`` given is listed there (ref, metric, reason) instead."""
     out = []
     for row in rows:
         metric = (row.get("metric") or "").strip()
-        if metric not in METRIC_ATTR:
-            raise InvalidInput(f"run {row.get('case_id', '?')}: unknown metric {metric!r}", field="metric")
+        ref = (row.get("case_id") or "").strip()
         try:
             value = float(row.get("value") or "nan")
-        except ValueError:
+        except (ValueError, OverflowError):
             value = math.nan
-        if not math.isfinite(value) or value <= 0:
-            raise InvalidInput(f"run {row.get('case_id', '?')}: measured {metric} must be a positive number",
-                               field="value")
-        out.append(Observation(row=row, metric=metric, value=value, ref=(row.get("case_id") or "").strip()))
+        problem = (f"unknown metric {metric!r}" if metric not in METRIC_ATTR else
+                   f"measured {metric} must be a positive number" if not math.isfinite(value) or value <= 0 else "")
+        if problem:
+            if skipped is None:
+                raise InvalidInput(f"run {ref or '?'}: {problem}", field="value")
+            skipped.append({"ref": ref, "metric": metric, "reason": problem})
+            continue
+        out.append(Observation(row=row, metric=metric, value=value, ref=ref))
     return out
 
 
@@ -527,7 +566,13 @@ def fit_profile(rows: Iterable[Mapping[str, str]], *, name: str, source: str = "
                 progress: Callable[[int, int], None] | None = None) -> Profile:
     """Fit a profile on measured case-schema rows (one row per measured metric)."""
     fitter = Fitter(catalog=catalog or load_hardware(), calibration=calibration or load_calibration())
-    return fitter.fit(observations_from_rows(rows), name=name, source=source, created=created, progress=progress)
+    bad: list[dict[str, Any]] = []
+    observations = observations_from_rows(rows, bad)
+    if not observations:
+        reasons = "; ".join(sorted({b["reason"] for b in bad}))[:500]
+        raise InvalidInput(f"no usable measured value in the runs ({reasons})", field="runs")
+    prof = fitter.fit(observations, name=name, source=source, created=created, progress=progress)
+    return replace(prof, skipped=tuple(bad) + prof.skipped, _index={}) if bad else prof
 
 
 # --- few-shot validation ------------------------------------------------------------------------
@@ -585,5 +630,5 @@ class FewShot:
         return self.calibration.with_profile(prof), used
 
 
-__all__ = ["CONFIG_COLUMNS", "FewShot", "FEW_SHOT_SEED", "Fitter", "Observation", "Profile", "ScopeFit", "few_shot_choice",
+__all__ = ["CONFIG_COLUMNS", "FewShot", "check_against_catalog", "FEW_SHOT_SEED", "Fitter", "Observation", "Profile", "ScopeFit", "few_shot_choice",
            "fit_profile", "measurement_key", "observations_from_rows", "profile_from_dict", "profile_from_json"]

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from suanli.app.calibration import Calibration, load_calibration
 from suanli.app.market import DbArg, _Session
-from suanli.app.profile import Profile, fit_profile, profile_from_dict, profile_from_json
+from suanli.app.profile import Profile, check_against_catalog, fit_profile, profile_from_dict, profile_from_json
 from suanli.errors import ConfigError, InvalidInput
 from suanli.market import profiles as store
 
@@ -63,7 +63,9 @@ def get_profile(ref: str, *, db: DbArg = None, allow_file: bool = True) -> Profi
         if not path.is_file():
             raise InvalidInput(f"profile file not found: {ref}", field="profile")
         try:
-            return profile_from_json(path.read_bytes(), origin=str(path))
+            prof = profile_from_json(path.read_bytes(), origin=str(path))
+            check_against_catalog(prof, origin=str(path))
+            return prof
         except OSError as exc:
             raise InvalidInput(f"cannot read profile file {ref}: {exc.strerror or exc}", field="profile") from None
     name = store.check_name(ref)
@@ -117,6 +119,7 @@ def import_profile(text: str | bytes, *, db: DbArg = None, name: str | None = No
     """Store an exported profile (optionally under another ``name``).  An existing profile
     of that name is kept unless ``replace``."""
     prof = profile_from_json(text, origin=origin)
+    check_against_catalog(prof, origin=origin)
     if name:
         from dataclasses import replace as _replace
         prof = _replace(prof, name=store.check_name(name), _index={})

@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from suanli.app.limits import MAX_CONCURRENCY, MAX_GPUS, MAX_RATE, MAX_TOKENS
 from suanli.errors import InvalidInput, SuanliError
 from suanli.market.bench_formats import (
     ENGINES,
@@ -98,8 +99,21 @@ class RunFlags:
                                    field=name)
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and not value > 0:
-                raise InvalidInput(f"--{f.name.replace('_', '-')} must be positive, got {value}", field=f.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                limit = FLAG_LIMITS.get(f.name, 1e9)
+                if not 0 < value <= limit:
+                    raise InvalidInput(f"--{f.name.replace('_', '-')} must be a number in (0, {limit:,g}], got {value}",
+                                       field=f.name)
+        layout = max(self.tp or 1, self.ep or 1) * (self.pp or 1)
+        if self.gpus is not None and self.gpus % layout:
+            raise InvalidInput(f"--gpus {self.gpus} is not a multiple of tp x pp = {layout}: one replica would not "
+                               f"fit the GPUs given", field="gpus")
+
+
+# bounds of the flags a file may lack (as the prediction commands': app.limits)
+FLAG_LIMITS = {"gpus": MAX_GPUS, "tp": MAX_GPUS, "pp": MAX_GPUS, "ep": MAX_GPUS, "dp_attention": MAX_GPUS,
+               "isl": MAX_TOKENS, "osl": MAX_TOKENS, "concurrency": MAX_CONCURRENCY, "request_rate": MAX_RATE,
+               "num_requests": 10**9}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,6 +266,13 @@ def _to_run(parsed: ParsedRun, *, fmt: str, file_name: str, sha256: str, command
     if missing:
         raise ValueError(f"the file does not say {' or '.join(m[2:] for m in missing)}; give {', '.join(missing)}")
     gpus = int(values["gpus"])
+    for name, limit in FLAG_LIMITS.items():     # what a file states is bounded like a flag
+        value = gpus if name == "gpus" else values.get(name)
+        if isinstance(value, (int, float)) and not 0 < value <= limit:
+            raise ValueError(f"{name} {value:g} is outside (0, {limit:,g}]")
+    layout = max(values["tp"] or 1, values["ep"] or 1) * (values["pp"] or 1)
+    if gpus % layout:
+        raise ValueError(f"gpus {gpus} is not a multiple of tp x pp = {layout}; give the right --gpus/--tp/--pp")
     metrics = dict(parsed.metrics)
     for metric, total in parsed.totals.items():
         if metric in THROUGHPUTS:
@@ -458,6 +479,9 @@ _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 _KEYS = ("label", "hardware", "engine", "model", "format")
 
 
+MAX_RUN_ID = 2**62     # below every database's integer limit
+
+
 def _ids(text: str) -> set[int]:
     out: set[int] = set()
     for part in text.split(","):
@@ -467,6 +491,9 @@ def _ids(text: str) -> set[int]:
         lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
         if hi < lo:
             raise InvalidInput(f"run selector: range {part.strip()} runs backwards", field="runs")
+        if hi > MAX_RUN_ID:
+            raise InvalidInput(f"run selector: {part.strip()} is not a run id (ids are below {MAX_RUN_ID + 1:,})",
+                               field="runs")
         if hi - lo > 1_000_000:
             raise InvalidInput(f"run selector: range {part.strip()} is too long", field="runs")
         out.update(range(lo, hi + 1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -29,11 +30,16 @@ class StoredProfile:
     document: dict[str, Any]
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 def check_name(name: str) -> str:
-    """A profile name: 1-100 printable characters, no control characters."""
+    """A profile name: 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit,
+    not ending in '.json' (that names a profile file) -- safe in a URL path and a file name."""
     text = (name or "").strip()
-    if not text or len(text) > NAME_MAX or any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text):
-        raise InvalidInput(f"profile name must be 1-{NAME_MAX} printable characters, got {name!r}", field="profile")
+    if not _NAME.fullmatch(text) or text.lower().endswith(".json"):
+        raise InvalidInput(f"profile name must be 1-{NAME_MAX} letters, digits, '.', '_' or '-' (not ending in "
+                           f".json), got {name!r}", field="profile")
     return text
 
 

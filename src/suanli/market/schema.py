@@ -335,6 +335,7 @@ runs = Table(
     CheckConstraint(_nonempty("model"), name="model_nonempty"),
     CheckConstraint("length(file_sha256) = 64", name="sha256_length"),
     UniqueConstraint("file_sha256", "record_index", name="uq_runs_record"),
+    sqlite_autoincrement=True,   # a deleted run's id is never reused (profiles cite run ids)
 )
 
 market_meta = Table(

@@ -61,7 +61,10 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:      # an integer beyond any float: not a measurement
+            return None
     elif isinstance(value, str):
         text = value.strip().replace(",", "")
         if not text:
@@ -83,7 +86,7 @@ def positive(value: Any) -> float | None:
 def count(value: Any) -> int | None:
     """A positive integer (``8``, ``8.0``, ``"8"``); None otherwise."""
     v = number(value)
-    return int(v) if v is not None and v >= 1 and v == int(v) else None
+    return int(v) if v is not None and 1 <= v <= 1e15 and v == int(v) else None
 
 
 def rate(value: Any) -> float | None:

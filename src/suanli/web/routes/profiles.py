@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Depends, Path as PathParam, Query, Request
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.responses import Response
 
 from suanli.web import figures
@@ -101,6 +101,8 @@ def detail(db: Any, name: str) -> dict[str, Any]:
 
 
 class CalibrateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")   # a misspelt or unsupported field (dry_run) is an error, not ignored
+
     runs: str = Field(min_length=1, max_length=500, description=SELECTOR_HELP, examples=["hardware:H20"])
     profile: str = Field(min_length=1, max_length=100, description="Name to store the profile under (a profile of "
                          "that name is replaced)", examples=["lab"])

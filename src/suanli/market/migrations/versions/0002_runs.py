@@ -83,6 +83,7 @@ def upgrade() -> None:
         _ck("model_nonempty", "length(model) > 0"),
         _ck("sha256_length", "length(file_sha256) = 64"),
         sa.UniqueConstraint("file_sha256", "record_index", name="uq_runs_record"),
+        sqlite_autoincrement=True,   # a deleted run's id is never reused (profiles cite run ids)
     )
 
 
