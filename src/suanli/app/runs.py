@@ -126,6 +126,7 @@ class FileImport:
     runs: int
     added: int
     run_ids: tuple[int, ...] = ()
+    duplicate_of: tuple[int, ...] = ()    # ids of the stored runs this file's duplicates are
 
     @property
     def duplicates(self) -> int:
@@ -133,7 +134,8 @@ class FileImport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "format": self.format, "sha256": self.sha256, "runs": self.runs,
-                "added": self.added, "duplicates": self.duplicates, "run_ids": list(self.run_ids)}
+                "added": self.added, "duplicates": self.duplicates, "run_ids": list(self.run_ids),
+                "duplicate_of": list(self.duplicate_of)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -353,6 +355,8 @@ def _commands_beside(path: Path) -> str | None:
 
 def _store(db: Database, files: list[tuple[str, str, str, list[Run]]], dry_run: bool) -> list[FileImport]:
     """One transaction storing the runs of every file (rolled back for a dry run)."""
+    from sqlalchemy import select
+
     from suanli.market import schema
 
     class _DryRun(Exception):
@@ -369,8 +373,13 @@ def _store(db: Database, files: list[tuple[str, str, str, list[Run]]], dry_run: 
                     fresh = [r for r in runs if (sha, r.record_index) not in seen]
                     seen.update((sha, r.record_index) for r in runs)
                     ids = [i for i in insert_runs(conn, fresh, now) if i is not None]
+                    stored: tuple[int, ...] = ()
+                    if len(ids) < len(runs):      # say which stored runs the duplicates are
+                        t = schema.runs
+                        stored = tuple(int(r[0]) for r in conn.execute(
+                            select(t.c.id).where(t.c.file_sha256 == sha).order_by(t.c.id)) if int(r[0]) not in ids)
                     out.append(FileImport(file=name, format=fmt, sha256=sha, runs=len(runs), added=len(ids),
-                                          run_ids=tuple(ids)))
+                                          run_ids=tuple(ids), duplicate_of=stored))
                     if not dry_run:
                         conn.execute(schema.imports.insert().values(
                             kind="runs", file_name=name[: schema.SOURCE_LEN], sha256=sha, rows_read=len(runs),

@@ -90,6 +90,10 @@ def runs_import(
         span = "" if not ids else f" (ids {ids[0]}-{ids[-1]})" if len(ids) > 1 else f" (id {ids[0]})"
         typer.echo(f"{f.file}: {f.format}, {f.runs} run{'s' if f.runs != 1 else ''}, {verb} {f.added}{span}, "
                    f"{f.duplicates} duplicate{'s' if f.duplicates != 1 else ''}")
+        if f.duplicate_of:
+            shown = ", ".join(map(str, f.duplicate_of[:10])) + (", ..." if len(f.duplicate_of) > 10 else "")
+            typer.echo(f"  already stored from this file as run{'s' if len(f.duplicate_of) > 1 else ''} {shown} "
+                       f"(with the flags given then; to import it with other flags, `suanli runs delete` them first)")
 
 
 def _metric(run: Any, key: str) -> str:
