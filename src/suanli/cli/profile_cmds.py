@@ -41,24 +41,45 @@ def calibrate(
 
     if (runs is None) == (cases is None):
         raise InvalidInput("give --runs SELECTOR (stored runs) or --cases FILE.csv, exactly one", field="runs")
-    progress = None
-    if runs is not None:
-        prof = profiles.calibrate_runs(runs, name=profile, db=db, save=not dry_run)
-    else:
-        from suanli.app.validate import read_cases
-        assert cases is not None
-        rows = read_cases(cases)
-        bad = [(line, row["__error__"]) for line, row in rows if "__error__" in row]
-        if bad:
-            line, why = bad[0]
-            raise InvalidInput(f"{cases}: line {line}: {why}; nothing was fitted", field="cases")
-        prof = profiles.calibrate_rows([row for _, row in rows], name=profile, db=db, save=not dry_run,
-                                       source=f"suanli calibrate --cases {cases.name}", progress=progress)
+    from contextlib import nullcontext
+
+    bar_ctx: Any = nullcontext(None)
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from suanli.cli._render import stderr_console
+        bar_ctx = Progress(TextColumn("predicting runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                           console=stderr_console(), transient=True)
+    with bar_ctx as bar:
+        progress = None
+        if bar is not None:
+            task = bar.add_task("runs", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+        prof = _fit(profiles, runs, cases, profile, db, dry_run, progress)
     from suanli.cli import _render
     if as_json:
         _render.print_json({**prof.to_dict(), "stored": not dry_run})
         return
     _show(prof, stored=not dry_run)
+
+
+def _fit(profiles: Any, runs: str | None, cases: Path | None, profile: str, db: str | None, dry_run: bool,
+         progress: Any) -> Any:
+    from suanli.errors import InvalidInput
+
+    if runs is not None:
+        return profiles.calibrate_runs(runs, name=profile, db=db, save=not dry_run, progress=progress)
+    from suanli.app.validate import read_cases
+    assert cases is not None
+    rows = read_cases(cases)
+    bad = [(line, row["__error__"]) for line, row in rows if "__error__" in row]
+    if bad:
+        line, why = bad[0]
+        raise InvalidInput(f"{cases}: line {line}: {why}; nothing was fitted", field="cases")
+    return profiles.calibrate_rows([row for _, row in rows], name=profile, db=db, save=not dry_run,
+                                   source=f"suanli calibrate --cases {cases.name}", progress=progress)
 
 
 def _show(prof: Any, *, stored: bool | None = None) -> None:
