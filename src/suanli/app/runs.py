@@ -127,6 +127,7 @@ class FileImport:
     added: int
     run_ids: tuple[int, ...] = ()
     duplicate_of: tuple[int, ...] = ()    # ids of the stored runs this file's duplicates are
+    engines: tuple[str, ...] = ()         # serving engines of its runs ("" = not stated)
 
     @property
     def duplicates(self) -> int:
@@ -379,7 +380,8 @@ def _store(db: Database, files: list[tuple[str, str, str, list[Run]]], dry_run: 
                         stored = tuple(int(r[0]) for r in conn.execute(
                             select(t.c.id).where(t.c.file_sha256 == sha).order_by(t.c.id)) if int(r[0]) not in ids)
                     out.append(FileImport(file=name, format=fmt, sha256=sha, runs=len(runs), added=len(ids),
-                                          run_ids=tuple(ids), duplicate_of=stored))
+                                          run_ids=tuple(ids), duplicate_of=stored,
+                                          engines=tuple(sorted({r.engine for r in runs}))))
                     if not dry_run:
                         conn.execute(schema.imports.insert().values(
                             kind="runs", file_name=name[: schema.SOURCE_LEN], sha256=sha, rows_read=len(runs),

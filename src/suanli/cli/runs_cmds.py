@@ -90,6 +90,9 @@ def runs_import(
         span = "" if not ids else f" (ids {ids[0]}-{ids[-1]})" if len(ids) > 1 else f" (id {ids[0]})"
         typer.echo(f"{f.file}: {f.format}, {f.runs} run{'s' if f.runs != 1 else ''}, {verb} {f.added}{span}, "
                    f"{f.duplicates} duplicate{'s' if f.duplicates != 1 else ''}")
+        if any(e in ("", "other") for e in f.engines):
+            typer.echo("  the file does not say which serving engine ran (stored as 'other' or blank): give --engine "
+                       "vllm|sglang|trtllm|mindie; a profile applies per chip x engine")
         if f.duplicate_of:
             shown = ", ".join(map(str, f.duplicate_of[:10])) + (", ..." if len(f.duplicate_of) > 10 else "")
             typer.echo(f"  already stored from this file as run{'s' if len(f.duplicate_of) > 1 else ''} {shown} "
