@@ -91,7 +91,9 @@ def _show(prof: Any, *, stored: bool | None = None) -> None:
     con = stdout_console()
     con.print(f"[bold]profile {escape(prof.name)}[/]: {len(prof.runs)} runs, {len(prof.points) or '?'} measured "
               f"values{' (' + escape(prof.created) + ')' if prof.created else ''}", highlight=False)
-    t = Table(title="Correction per chip x engine (factor on each part; 1 = unchanged)", title_justify="left")
+    t = Table(title="Correction per chip x engine (factor on each part; 1 = unchanged)", title_justify="left",
+              caption="factor ± posterior log-sd of the factor; APE: median over the runs of that chip x engine, "
+                      "before -> after (in sample)", caption_justify="left")
     for c in ("chip x engine", "for", "runs", "gemm", "attention", "comm", "host", "frontend", "TTFT rest",
               "TPOT rest", "APE before", "after"):
         t.add_column(c, justify="left" if c in ("chip x engine", "for") else "right", overflow="fold")
