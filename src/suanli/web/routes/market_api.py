@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from suanli.app import params as P
 from suanli.web import deps
+from suanli.web.uploads import read_upload
 from suanli.web.errors import ApiError
 from suanli.web.jsonutil import JSONResponse
 from suanli.web.params import query
@@ -66,20 +67,7 @@ async def _import(request: Request, db: Any, kind: str | None) -> Any:
 
     from suanli.app.market import import_file
 
-    limit = request.app.state.settings.max_upload_bytes
-    try:
-        form = await request.form(max_files=1, max_fields=4, max_part_size=limit)
-    except ApiError:
-        raise
-    except Exception as exc:  # malformed multipart
-        if getattr(exc, "status_code", None) == 413:
-            raise
-        raise ApiError(400, "bad_request", f"expected a multipart/form-data upload with a 'file' field ({exc})",
-                       field="file") from None
-    upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        raise ApiError(422, "invalid_input", "the upload needs a 'file' field with the CSV or JSON file",
-                       field="file")
+    form, upload = await read_upload(request, max_fields=4, what="the CSV or JSON file")
     name = Path(upload.filename or "upload.csv").name
     suffix = Path(name).suffix.lower()
     if suffix not in (".csv", ".json"):

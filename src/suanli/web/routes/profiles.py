@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.responses import Response
 
 from suanli.web import figures
+from suanli.web.uploads import read_upload
 from suanli.web.errors import ApiError
 from suanli.web.jsonutil import JSONResponse
 from suanli.web.render import page
@@ -132,18 +133,7 @@ async def _profile_text(request: Request) -> tuple[bytes, str, dict[str, str]]:
     or a multipart upload."""
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
-        limit = request.app.state.settings.max_upload_bytes
-        try:
-            form = await request.form(max_files=1, max_fields=4, max_part_size=limit)
-        except Exception as exc:  # malformed multipart
-            if getattr(exc, "status_code", None) == 413:
-                raise
-            raise ApiError(400, "bad_request", f"expected a multipart/form-data upload with a 'file' field ({exc})",
-                           field="file") from None
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise ApiError(422, "invalid_input", "the upload needs a 'file' field with the exported profile (.json)",
-                           field="file")
+        form, upload = await read_upload(request, max_fields=4, what="the exported profile (.json)")
         fields = {k: v for k, v in form.items() if isinstance(v, str) and k in ("name", "replace")}
         return await upload.read(), Path(upload.filename or "profile.json").name, fields
     body = await request.body()

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Optional
 from fastapi import APIRouter, Depends, Path as PathParam, Query, Request
 
 from suanli.web import deps
+from suanli.web.uploads import read_upload
 from suanli.web.errors import ApiError, not_found
 from suanli.web.jsonutil import JSONResponse
 from suanli.web.render import page
@@ -119,20 +120,7 @@ async def _import(request: Request, db: Any) -> Any:
 
     from suanli.app.runs import FORMAT_CHOICES, RunFlags, import_run_bytes
 
-    limit = request.app.state.settings.max_upload_bytes
-    try:
-        form = await request.form(max_files=1, max_fields=len(FLAG_FIELDS) + 4, max_part_size=limit)
-    except ApiError:
-        raise
-    except Exception as exc:  # malformed multipart
-        if getattr(exc, "status_code", None) == 413:
-            raise
-        raise ApiError(400, "bad_request", f"expected a multipart/form-data upload with a 'file' field ({exc})",
-                       field="file") from None
-    upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        raise ApiError(422, "invalid_input", "the upload needs a 'file' field with the benchmark result file",
-                       field="file")
+    form, upload = await read_upload(request, max_fields=len(FLAG_FIELDS) + 4, what="the benchmark result file")
     name = Path(upload.filename or "upload").name or "upload"
     if control_character(name):
         raise ApiError(422, "invalid_input", "the file name contains a control character", field="file")
