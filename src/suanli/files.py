@@ -12,6 +12,8 @@
 * :func:`parse_json` is ``json.loads`` for files a user gives: a document nested too deeply
   to parse is a :class:`json.JSONDecodeError` like any other malformed one, never a
   ``RecursionError``.
+* :func:`row_count` reads an optional whole-number field (>= 1) of a CSV row a user gives
+  (the validation-case schema's ``gpus``, ``tp``, ``num_requests`` ...), one message everywhere.
 
 Standard library only: every layer that writes files (market, app, interfaces) uses it.
 """
@@ -133,3 +135,13 @@ def parse_json(text: str | bytes) -> Any:
     except RecursionError:
         doc = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
         raise json.JSONDecodeError("nested too deeply", doc[:100], 0) from None
+
+
+def row_count(row: dict[str, str], key: str) -> int | None:
+    """Optional integer >= 1 of a CSV row: None when empty, ValueError naming ``key`` otherwise."""
+    text = (row.get(key) or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{key} must be an integer >= 1, got {text!r}")
+    return int(text)

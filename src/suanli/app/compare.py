@@ -335,7 +335,7 @@ def pareto(model: str, hardware: Sequence[str] | None = None, *, isl: float, osl
            kv_dtypes: Sequence[str] | None = None, disagg: bool = True, backend: str = "local",
            address: str | None = None, hardware_files: Sequence[str] = (),
            progress: Callable[[int, int], None] | None = None, profile: Any = None) -> list[Frontier]:
-    """Throughput per GPU vs tokens/s per user frontier per chip (InferenceMAX chart)."""
+    """Throughput per GPU vs tokens/s per user frontier per chip (throughput-interactivity chart)."""
     specs = _specs(model, hardware, isl=isl, osl=osl, gpus=gpus, max_gpus=max_gpus, engine=engine,
                    weight_dtypes=weight_dtypes, kv_dtypes=kv_dtypes, disagg=disagg, hardware_files=hardware_files,
                    profile=profile)

@@ -60,6 +60,12 @@ def measurement_key(row: Mapping[str, str]) -> tuple[str, ...]:
     return tuple((row.get(c) or "").strip() for c in CONFIG_COLUMNS)
 
 
+def _prediction_key(row: Mapping[str, str]) -> tuple[Any, ...]:
+    """What decides a row's prediction: its measurement, and whether its notes say that
+    ``gpus`` counts NPU dies (validate then predicts per die)."""
+    return measurement_key(row) + ("gpus counts NPU dies" in (row.get("notes") or ""),)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScopeFit:
     """The correction of one chip x engine runtime (x model family) and how it was fitted."""
@@ -397,7 +403,7 @@ class Fitter:
         """The analytical prediction of a run's configuration, uncalibrated (``group`` None)
         or with one part scaled by the finite-difference step (cached per configuration: a
         run's metrics share it)."""
-        key = (measurement_key(row) + ("gpus counts NPU dies" in (row.get("notes") or ""),), group)
+        key = (_prediction_key(row), group)
         hit = self._pred_cache.get(key)
         if hit is None:
             cal = self.calibration if group is None else self._fd_calibration(group)
@@ -433,7 +439,7 @@ class Fitter:
         if (row.get("scenario") or "").strip() == "server" or cache is None:
             _, value = predict_case(row, catalog=self.catalog, systems=self.systems, calibration=cal)
             return value
-        key = measurement_key(row) + ("gpus counts NPU dies" in (row.get("notes") or ""),)
+        key = _prediction_key(row)
         pred = cache.get(key)
         if pred is None:
             model, acc, kwargs = case_inputs(row, catalog=self.catalog, systems=self.systems, calibration=cal)

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 from suanli.app.calibration import Calibration, load_calibration
 from suanli.app.predict import Prediction, predict
 from suanli.errors import ConfigError, SuanliError
+from suanli.files import row_count
 from suanli.specs.accelerator import Accelerator, HardwareCatalog, load_hardware
 from suanli.specs.model import load_model
 from suanli.specs.system import SystemCatalog, load_systems
@@ -74,15 +75,6 @@ class ValidationReport:
         return {"cases": [c.to_dict() for c in self.cases], "summary": self.summary}
 
 
-def _opt_int(row: dict[str, str], key: str) -> int | None:
-    text = (row.get(key) or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{key} must be an integer >= 1, got {text!r}")
-    return int(text)
-
-
 def _opt_float(row: dict[str, str], key: str) -> float | None:
     text = (row.get(key) or "").strip()
     if not text:
@@ -123,16 +115,16 @@ def case_inputs(row: dict[str, str], *, catalog: HardwareCatalog, systems: Syste
     if metric not in METRIC_ATTR:
         raise ValueError(f"unknown metric {metric!r}")
     scenario = row["scenario"].strip()
-    num_requests = _opt_int(row, "num_requests")
+    num_requests = row_count(row, "num_requests")
     if scenario == "offline" and metric == "ttft_ms" and not num_requests:
         raise ValueError("offline TTFT depends on the burst size; the row gives no num_requests")
     acc = catalog.get(row["hardware"].strip())
     if "gpus counts NPU dies" in (row.get("notes") or ""):
         acc = per_die(acc)
-    gpus = _opt_int(row, "gpus")
+    gpus = row_count(row, "gpus")
     if gpus is None:
         raise ValueError("required field gpus is empty")
-    tp, pp, ep, dp = (_opt_int(row, k) for k in ("tp", "pp", "ep", "dp_attention"))
+    tp, pp, ep, dp = (row_count(row, k) for k in ("tp", "pp", "ep", "dp_attention"))
     if tp is not None and gpus % (max(tp, ep or 1) * (pp or 1)):
         raise ValueError(f"gpus {gpus} is not a multiple of tp x pp = {max(tp, ep or 1) * (pp or 1)}; the layout "
                          f"(prefill/decode roles?) is not stated precisely enough")

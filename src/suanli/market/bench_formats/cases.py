@@ -9,6 +9,7 @@ import csv
 import io
 from typing import Any
 
+from suanli.files import row_count
 from suanli.market.bench_formats._common import (
     ENGINES,
     KV_DTYPES,
@@ -30,15 +31,6 @@ def sniff_cases(text: str, name: str) -> bool:
     first = text.lstrip("\ufeff").split("\n", 1)[0]
     cols = [c.strip() for c in first.split(",")]
     return cols[:3] == HEADER[:3] and "metric" in cols and "value" in cols
-
-
-def _int(row: dict[str, str], key: str) -> int | None:
-    text = (row.get(key) or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{key} must be an integer >= 1, got {text!r}")
-    return int(text)
 
 
 def _pos(row: dict[str, str], key: str, required: bool = False) -> float | None:
@@ -67,7 +59,7 @@ def _row(row: dict[str, str]) -> tuple[dict[str, Any], str, float]:
     for key in ("hardware", "model"):
         if not (row.get(key) or "").strip():
             raise ValueError(f"required field {key} is empty")
-    gpus = _int(row, "gpus")
+    gpus = row_count(row, "gpus")
     if gpus is None:
         raise ValueError("required field gpus is empty")
     metric = _word(row, "metric", METRICS, required=True)
@@ -77,10 +69,10 @@ def _row(row: dict[str, str]) -> tuple[dict[str, Any], str, float]:
                   "weight_dtype": _word(row, "weight_dtype", WEIGHT_DTYPES) or None,
                   "kv_dtype": _word(row, "kv_dtype", KV_DTYPES) or None,
                   "engine": _word(row, "engine", ENGINES) or None,
-                  **{k: _int(row, k) for k in ("tp", "pp", "ep", "dp_attention")}},
-        "isl": _pos(row, "isl"), "osl": _pos(row, "osl"), "concurrency": _int(row, "concurrency"),
+                  **{k: row_count(row, k) for k in ("tp", "pp", "ep", "dp_attention")}},
+        "isl": _pos(row, "isl"), "osl": _pos(row, "osl"), "concurrency": row_count(row, "concurrency"),
         "request_rate": _pos(row, "request_rate"), "scenario": _word(row, "scenario", SCENARIOS, required=True),
-        "num_requests": _int(row, "num_requests"),
+        "num_requests": row_count(row, "num_requests"),
     }
     assert value is not None
     return fields, metric, value
