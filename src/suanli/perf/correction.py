@@ -123,7 +123,9 @@ WITHIN_SD = 0.25
 
 # Residuals beyond a few sigma are down-weighted (Student-t likelihood with ROBUST_DF degrees
 # of freedom, iteratively reweighted): one run the model cannot describe at all moves the
-# correction little instead of to a clipped extreme.
+# correction little instead of to a clipped extreme.  Four degrees of freedom is the usual
+# robust default (Lange, Little & Taylor, "Robust statistical modeling using the t
+# distribution", JASA 84, 1989); a stated choice, not fitted.
 ROBUST_DF = 4.0
 # Prior probability that a chip x engine differs from the model at all (spike-and-slab).
 # Out of sample (leave-one-source-group-out, docs/cv-records.json, 2026-12-06) 30 of 51
